@@ -1,0 +1,1 @@
+//! In-memory head: series index with label postings and compressed sample chunks.

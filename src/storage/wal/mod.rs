@@ -1,0 +1,1 @@
+//! Write-ahead log: checksummed records in segment files, group commit with fsync.
