@@ -5,6 +5,7 @@
 //! streams and spans, so those signals will not need a second WAL or catalog.
 
 pub mod blocks;
+pub mod chunk;
 pub mod config;
 pub mod error;
 pub mod head;

@@ -1,0 +1,5 @@
+//! Compressed sample chunks.
+
+pub mod xor;
+
+pub use xor::{XorChunk, XorChunkError};
