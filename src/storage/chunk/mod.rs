@@ -2,4 +2,4 @@
 
 pub mod xor;
 
-pub use xor::{XorChunk, XorChunkError};
+pub use xor::{MAX_SAMPLES_PER_CHUNK, XorChunk, XorChunkError};
