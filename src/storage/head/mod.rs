@@ -1,1 +1,514 @@
 //! In-memory head: series index with label postings and compressed sample chunks.
+//!
+//! One [`TenantHead`] per tenant. Appends are checked the way Prometheus' head appender
+//! checks them (in order, out-of-order window, out of bounds, duplicates) and applied under
+//! the head's write lock; the WAL records for what was accepted are handed to a callback
+//! while that lock is still held, so WAL order equals apply order and replay reproduces it.
+
+pub mod index;
+pub mod series;
+
+#[cfg(test)]
+mod tests;
+
+use crate::storage::labels::Labels;
+use crate::storage::matcher::{LabelMatcher, matches_all};
+use crate::storage::model::{AppendBatch, AppendStats, Exemplar, MetricMetadata, Series};
+use crate::storage::wal::{RefSample, WalRecord};
+use index::SeriesIndex;
+use series::{Admission, AppendBounds, MemSeries};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Exemplars kept per tenant (Prometheus' default `max_exemplars` is 100000 in total).
+pub const MAX_EXEMPLARS_PER_TENANT: usize = 100_000;
+
+#[derive(Clone, Copy, Debug)]
+pub struct HeadOptions {
+    pub block_duration_ms: i64,
+    pub out_of_order_window_ms: i64,
+}
+
+/// What one append did beyond [`AppendStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendDetail {
+    pub out_of_order_accepted: u64,
+    pub created_series: u64,
+}
+
+pub struct TenantHead {
+    tenant: String,
+    options: HeadOptions,
+    inner: RwLock<HeadInner>,
+}
+
+#[derive(Default)]
+struct HeadInner {
+    index: SeriesIndex,
+    series: HashMap<u64, MemSeries>,
+    exemplars: VecDeque<(u64, Exemplar)>,
+    metadata: BTreeMap<String, MetricMetadata>,
+    /// Newest sample time accepted (i64::MIN while empty).
+    max_time: i64,
+    /// Everything below was cut into blocks; in-order appends below it are out of bounds.
+    min_valid_time: i64,
+}
+
+impl TenantHead {
+    pub fn new(tenant: &str, options: HeadOptions) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            options,
+            inner: RwLock::new(HeadInner {
+                max_time: i64::MIN,
+                min_valid_time: i64::MIN,
+                ..HeadInner::default()
+            }),
+        }
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HeadInner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HeadInner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks and applies a batch, then calls `submit` with the WAL records of what was
+    /// accepted (possibly none) before releasing the lock.
+    pub fn append<R>(
+        &self,
+        batch: AppendBatch,
+        next_ref: &AtomicU64,
+        submit: impl FnOnce(Vec<WalRecord>) -> R,
+    ) -> (AppendStats, AppendDetail, R) {
+        let mut inner = self.write();
+        let bounds = AppendBounds {
+            min_valid_time: if inner.max_time == i64::MIN {
+                inner.min_valid_time
+            } else {
+                inner
+                    .min_valid_time
+                    .max(inner.max_time.saturating_sub(self.options.block_duration_ms / 2))
+            },
+            head_max_time: inner.max_time,
+            ooo_window: self.options.out_of_order_window_ms,
+            lenient: false,
+        };
+        let mut stats = AppendStats::default();
+        let mut detail = AppendDetail::default();
+        let mut new_series = Vec::new();
+        let mut samples = Vec::new();
+        let mut histograms = Vec::new();
+        let mut exemplars = Vec::new();
+        let mut max_t = i64::MIN;
+        for series_append in batch.series {
+            let series_ref = match inner.index.get(&series_append.labels) {
+                Some(r) => r,
+                None => {
+                    let r = next_ref.fetch_add(1, Ordering::Relaxed);
+                    inner.insert_series(r, series_append.labels.clone());
+                    new_series.push((r, series_append.labels));
+                    detail.created_series += 1;
+                    r
+                }
+            };
+            let Some(series) = inner.series.get_mut(&series_ref) else {
+                continue;
+            };
+            for s in series_append.samples {
+                let admission = series.append_float(s.t, s.v, &bounds, self.options.block_duration_ms);
+                match admission {
+                    Admission::InOrder | Admission::OutOfOrder => {
+                        samples.push(RefSample {
+                            series_ref,
+                            t: s.t,
+                            v: s.v,
+                        });
+                        stats.samples += 1;
+                        max_t = max_t.max(s.t);
+                        if admission == Admission::OutOfOrder {
+                            detail.out_of_order_accepted += 1;
+                        }
+                    }
+                    Admission::Duplicate => stats.samples += 1,
+                    Admission::Conflict | Admission::TooOld => stats.rejected_out_of_order += 1,
+                }
+            }
+            for h in series_append.histograms {
+                let t = h.t;
+                let admission = series.append_histogram(h.clone(), &bounds);
+                match admission {
+                    Admission::InOrder | Admission::OutOfOrder => {
+                        if admission == Admission::OutOfOrder {
+                            detail.out_of_order_accepted += 1;
+                        }
+                        histograms.push((series_ref, h));
+                        stats.histograms += 1;
+                        max_t = max_t.max(t);
+                    }
+                    Admission::Duplicate => stats.histograms += 1,
+                    Admission::Conflict | Admission::TooOld => stats.rejected_out_of_order += 1,
+                }
+            }
+            for e in series_append.exemplars {
+                // Prometheus refuses out-of-order exemplars and drops repeats of the last one.
+                if series.last_exemplar_t.is_some_and(|last| e.t <= last) {
+                    continue;
+                }
+                series.last_exemplar_t = Some(e.t);
+                exemplars.push((series_ref, e));
+                stats.exemplars += 1;
+            }
+        }
+        for (series_ref, e) in &exemplars {
+            inner.push_exemplar(*series_ref, e.clone());
+        }
+        for m in &batch.metadata {
+            inner.metadata.insert(m.metric_family.clone(), m.clone());
+        }
+        inner.max_time = inner.max_time.max(max_t);
+
+        let tenant = self.tenant.clone();
+        let mut records = Vec::new();
+        if !new_series.is_empty() {
+            records.push(WalRecord::Series {
+                tenant: tenant.clone(),
+                series: new_series,
+            });
+        }
+        if !samples.is_empty() {
+            records.push(WalRecord::Samples {
+                tenant: tenant.clone(),
+                samples,
+            });
+        }
+        if !histograms.is_empty() {
+            records.push(WalRecord::Histograms {
+                tenant: tenant.clone(),
+                histograms,
+            });
+        }
+        if !exemplars.is_empty() {
+            records.push(WalRecord::Exemplars {
+                tenant: tenant.clone(),
+                exemplars,
+            });
+        }
+        if !batch.metadata.is_empty() {
+            records.push(WalRecord::Metadata {
+                tenant,
+                metadata: batch.metadata,
+            });
+        }
+        let submitted = submit(records);
+        drop(inner);
+        (stats, detail, submitted)
+    }
+
+    /// Re-applies one replayed record. `refs` maps WAL refs to head refs (a label set seen
+    /// twice keeps its first ref). Nothing is refused as too old: it was accepted once.
+    pub fn replay(&self, record: WalRecord, refs: &mut HashMap<u64, u64>) {
+        let mut inner = self.write();
+        let bounds = AppendBounds {
+            min_valid_time: i64::MIN,
+            head_max_time: inner.max_time,
+            ooo_window: 0,
+            lenient: true,
+        };
+        let block_duration = self.options.block_duration_ms;
+        match record {
+            WalRecord::Series { series, .. } => {
+                for (wal_ref, labels) in series {
+                    let head_ref = match inner.index.get(&labels) {
+                        Some(existing) => existing,
+                        None => {
+                            inner.insert_series(wal_ref, labels);
+                            wal_ref
+                        }
+                    };
+                    refs.insert(wal_ref, head_ref);
+                }
+            }
+            WalRecord::Samples { samples, .. } => {
+                let mut max_t = inner.max_time;
+                for s in samples {
+                    let Some(series) = refs.get(&s.series_ref).and_then(|r| inner.series.get_mut(r)) else {
+                        continue;
+                    };
+                    series.append_float(s.t, s.v, &bounds, block_duration);
+                    max_t = max_t.max(s.t);
+                }
+                inner.max_time = max_t;
+            }
+            WalRecord::Histograms { histograms, .. } => {
+                let mut max_t = inner.max_time;
+                for (wal_ref, h) in histograms {
+                    let Some(series) = refs.get(&wal_ref).and_then(|r| inner.series.get_mut(r)) else {
+                        continue;
+                    };
+                    max_t = max_t.max(h.t);
+                    series.append_histogram(h, &bounds);
+                }
+                inner.max_time = max_t;
+            }
+            WalRecord::Exemplars { exemplars, .. } => {
+                for (wal_ref, e) in exemplars {
+                    let Some(&head_ref) = refs.get(&wal_ref) else { continue };
+                    let Some(series) = inner.series.get_mut(&head_ref) else {
+                        continue;
+                    };
+                    if series.last_exemplar_t.is_some_and(|last| e.t <= last) {
+                        continue;
+                    }
+                    series.last_exemplar_t = Some(e.t);
+                    inner.push_exemplar(head_ref, e);
+                }
+            }
+            WalRecord::Metadata { metadata, .. } => {
+                for m in metadata {
+                    inner.metadata.insert(m.metric_family.clone(), m);
+                }
+            }
+        }
+    }
+
+    /// Series matching all matchers with data in `[mint, maxt]`, sorted by labels.
+    pub fn select(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<Series> {
+        let inner = self.read();
+        let mut out: Vec<Series> = inner
+            .matching(matchers)
+            .into_iter()
+            .filter_map(|series| {
+                if !series.overlaps(mint, maxt) {
+                    return None;
+                }
+                let samples = series.samples_in(mint, maxt);
+                let histograms = series.histograms_in(mint, maxt);
+                if samples.is_empty() && histograms.is_empty() {
+                    return None;
+                }
+                Some(Series {
+                    labels: series.labels.clone(),
+                    samples,
+                    histograms,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// Label sets of matching series whose data overlaps `[mint, maxt]`, sorted.
+    pub fn series(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let inner = self.read();
+        let mut out: Vec<Labels> = inner
+            .matching(matchers)
+            .into_iter()
+            .filter(|s| s.overlaps(mint, maxt))
+            .map(|s| s.labels.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Sorted label names. Without matchers they come straight from the postings when the
+    /// head overlaps the range, as Prometheus' head index reader answers.
+    pub fn label_names(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<String> {
+        if matchers.is_empty() {
+            let inner = self.read();
+            return if inner.overlaps(mint, maxt) {
+                inner.index.label_names()
+            } else {
+                Vec::new()
+            };
+        }
+        let mut names: Vec<String> = self
+            .series(matchers, mint, maxt)
+            .iter()
+            .flat_map(|l| l.iter().map(|label| label.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    pub fn label_values(&self, name: &str, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<String> {
+        if matchers.is_empty() {
+            let inner = self.read();
+            return if inner.overlaps(mint, maxt) {
+                inner.index.label_values(name)
+            } else {
+                Vec::new()
+            };
+        }
+        let mut values: Vec<String> = self
+            .series(matchers, mint, maxt)
+            .iter()
+            .filter_map(|l| l.get(name).map(str::to_string))
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    /// Exemplars in `[mint, maxt]` of series matching any matcher set, grouped by series.
+    pub fn exemplars(&self, matcher_sets: &[Vec<LabelMatcher>], mint: i64, maxt: i64) -> Vec<(Labels, Vec<Exemplar>)> {
+        let inner = self.read();
+        let mut wanted: HashSet<u64> = HashSet::new();
+        for matchers in matcher_sets {
+            for (series_ref, _) in inner.matching_refs(matchers) {
+                wanted.insert(series_ref);
+            }
+        }
+        let mut grouped: BTreeMap<Labels, Vec<Exemplar>> = BTreeMap::new();
+        for (series_ref, e) in &inner.exemplars {
+            if e.t < mint || e.t > maxt || !wanted.contains(series_ref) {
+                continue;
+            }
+            if let Some(series) = inner.series.get(series_ref) {
+                grouped.entry(series.labels.clone()).or_default().push(e.clone());
+            }
+        }
+        grouped.into_iter().collect()
+    }
+
+    pub fn metadata(&self, metric: Option<&str>) -> Vec<MetricMetadata> {
+        let inner = self.read();
+        match metric {
+            Some(name) => inner.metadata.get(name).cloned().into_iter().collect(),
+            None => inner.metadata.values().cloned().collect(),
+        }
+    }
+
+    pub fn num_series(&self) -> u64 {
+        self.read().series.len() as u64
+    }
+
+    /// Earliest and latest sample times held, if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        self.read().time_range()
+    }
+
+    pub fn max_time(&self) -> Option<i64> {
+        let inner = self.read();
+        (inner.max_time != i64::MIN).then_some(inner.max_time)
+    }
+
+    /// Series with float samples or histograms in `[mint, maxt]`: the content of a block.
+    pub fn collect_range(&self, mint: i64, maxt: i64) -> Vec<Series> {
+        self.select(&[], mint, maxt)
+    }
+
+    /// Drops what a block now holds (exact timestamps per series), forgets series left
+    /// empty, and refuses later in-order appends below `min_valid_time`.
+    pub fn remove_written(&self, written: &[Series], min_valid_time: i64) {
+        let mut inner = self.write();
+        inner.min_valid_time = inner.min_valid_time.max(min_valid_time);
+        let block_duration = self.options.block_duration_ms;
+        for s in written {
+            let Some(series_ref) = inner.index.get(&s.labels) else {
+                continue;
+            };
+            let Some(series) = inner.series.get_mut(&series_ref) else {
+                continue;
+            };
+            let float_ts: Vec<i64> = s.samples.iter().map(|x| x.t).collect();
+            let histogram_ts: Vec<i64> = s.histograms.iter().map(|x| x.t).collect();
+            series.remove_written(&float_ts, &histogram_ts, block_duration);
+            if series.is_empty() {
+                let labels = series.labels.clone();
+                inner.series.remove(&series_ref);
+                inner.index.remove(series_ref, &labels);
+            }
+        }
+        let live: HashSet<u64> = inner.series.keys().copied().collect();
+        inner.exemplars.retain(|(r, _)| live.contains(r));
+    }
+
+    /// The head's series and metadata as WAL records: the base of a checkpoint.
+    pub fn checkpoint_records(&self) -> Vec<WalRecord> {
+        let inner = self.read();
+        let mut series: Vec<(u64, Labels)> = inner.series.iter().map(|(r, s)| (*r, s.labels.clone())).collect();
+        series.sort_by_key(|(r, _)| *r);
+        let mut records = Vec::new();
+        if !series.is_empty() {
+            records.push(WalRecord::Series {
+                tenant: self.tenant.clone(),
+                series,
+            });
+        }
+        if !inner.metadata.is_empty() {
+            records.push(WalRecord::Metadata {
+                tenant: self.tenant.clone(),
+                metadata: inner.metadata.values().cloned().collect(),
+            });
+        }
+        records
+    }
+
+    pub fn live_refs(&self) -> HashSet<u64> {
+        self.read().series.keys().copied().collect()
+    }
+
+    pub fn has_series(&self, series_ref: u64) -> bool {
+        self.read().series.contains_key(&series_ref)
+    }
+
+    /// Histogram samples held, over all series.
+    pub fn histogram_count(&self) -> usize {
+        self.read()
+            .series
+            .values()
+            .map(|s| s.histograms_in(i64::MIN, i64::MAX).len())
+            .sum()
+    }
+}
+
+impl HeadInner {
+    fn insert_series(&mut self, series_ref: u64, labels: Labels) {
+        self.index.insert(series_ref, &labels);
+        self.series.insert(series_ref, MemSeries::new(labels));
+    }
+
+    fn push_exemplar(&mut self, series_ref: u64, e: Exemplar) {
+        if self.exemplars.len() >= MAX_EXEMPLARS_PER_TENANT {
+            self.exemplars.pop_front();
+        }
+        self.exemplars.push_back((series_ref, e));
+    }
+
+    fn matching_refs(&self, matchers: &[LabelMatcher]) -> Vec<(u64, &MemSeries)> {
+        let check = |r: u64| {
+            self.series
+                .get(&r)
+                .filter(|s| matches_all(matchers, &s.labels))
+                .map(|s| (r, s))
+        };
+        match self.index.candidates(matchers) {
+            Some(refs) => refs.into_iter().filter_map(check).collect(),
+            None => self.series.keys().copied().filter_map(check).collect(),
+        }
+    }
+
+    fn matching(&self, matchers: &[LabelMatcher]) -> Vec<&MemSeries> {
+        self.matching_refs(matchers).into_iter().map(|(_, s)| s).collect()
+    }
+
+    fn time_range(&self) -> Option<(i64, i64)> {
+        self.series
+            .values()
+            .filter_map(MemSeries::time_range)
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+    }
+
+    fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.time_range().is_some_and(|(lo, hi)| lo <= maxt && hi >= mint)
+    }
+}

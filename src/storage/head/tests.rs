@@ -1,0 +1,231 @@
+use super::*;
+use crate::storage::chunk::MAX_SAMPLES_PER_CHUNK;
+use crate::storage::matcher::MatchOp;
+use crate::storage::model::{MetricType, STALE_NAN_BITS, Sample, SeriesAppend};
+
+const HOUR: i64 = 3_600_000;
+
+fn head(ooo_window: i64) -> TenantHead {
+    TenantHead::new(
+        "t",
+        HeadOptions {
+            block_duration_ms: 2 * HOUR,
+            out_of_order_window_ms: ooo_window,
+        },
+    )
+}
+
+fn labels(name: &str, job: &str) -> Labels {
+    Labels::from_pairs([("__name__", name), ("job", job)])
+}
+
+fn batch(l: Labels, samples: &[(i64, f64)]) -> AppendBatch {
+    AppendBatch {
+        series: vec![SeriesAppend {
+            labels: l,
+            samples: samples.iter().map(|(t, v)| Sample { t: *t, v: *v }).collect(),
+            ..SeriesAppend::default()
+        }],
+        metadata: Vec::new(),
+    }
+}
+
+fn append(head: &TenantHead, next: &AtomicU64, b: AppendBatch) -> (AppendStats, AppendDetail, Vec<WalRecord>) {
+    head.append(b, next, |records| records)
+}
+
+fn times(head: &TenantHead, l: &Labels) -> Vec<i64> {
+    let matchers: Vec<LabelMatcher> = l.iter().map(|x| LabelMatcher::equal(&x.name, &x.value)).collect();
+    head.select(&matchers, i64::MIN, i64::MAX)
+        .first()
+        .map(|s| s.samples.iter().map(|x| x.t).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn select_with_matchers() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    append(&h, &next, batch(labels("up", "a"), &[(1000, 1.0), (2000, 2.0)]));
+    append(&h, &next, batch(labels("up", "b"), &[(1000, 0.0)]));
+    append(&h, &next, batch(labels("down", "a"), &[(1000, 5.0)]));
+
+    let up = LabelMatcher::equal("__name__", "up");
+    let got = h.select(std::slice::from_ref(&up), 0, 5000);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].labels, labels("up", "a"));
+    assert_eq!(
+        got[0].samples,
+        vec![Sample { t: 1000, v: 1.0 }, Sample { t: 2000, v: 2.0 }]
+    );
+
+    let not_a = LabelMatcher::new("job", MatchOp::NotEqual, "a").unwrap();
+    assert_eq!(h.series(&[up.clone(), not_a], 0, 5000), vec![labels("up", "b")]);
+    let re = LabelMatcher::new("__name__", MatchOp::RegexMatch, "d.*|up").unwrap();
+    let job_a = LabelMatcher::equal("job", "a");
+    assert_eq!(
+        h.series(&[re, job_a], 0, 5000),
+        vec![labels("down", "a"), labels("up", "a")]
+    );
+    // Time range restricts samples and drops series without any.
+    let got = h.select(&[up], 1500, 5000);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].samples, vec![Sample { t: 2000, v: 2.0 }]);
+    assert!(h.select(&[], 3000, 5000).is_empty());
+
+    assert_eq!(h.label_names(&[], 0, 5000), vec!["__name__", "job"]);
+    assert!(h.label_names(&[], 10_000, 20_000).is_empty());
+    assert_eq!(h.label_values("job", &[], 0, 5000), vec!["a", "b"]);
+    assert_eq!(
+        h.label_values("__name__", &[LabelMatcher::equal("job", "b")], 0, 5000),
+        vec!["up"]
+    );
+}
+
+#[test]
+fn in_order_rules_match_prometheus() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let l = labels("up", "a");
+    let (stats, _, records) = append(&h, &next, batch(l.clone(), &[(1000, 1.0), (2000, 2.0)]));
+    assert_eq!(stats.samples, 2);
+    assert_eq!(records.len(), 2, "series and samples records");
+    // Identical duplicate is accepted silently and not re-logged; another value is refused.
+    let (stats, _, records) = append(&h, &next, batch(l.clone(), &[(2000, 2.0)]));
+    assert_eq!((stats.samples, stats.rejected_out_of_order), (1, 0));
+    assert!(records.is_empty());
+    let (stats, _, _) = append(&h, &next, batch(l.clone(), &[(2000, 3.0), (1500, 1.0)]));
+    assert_eq!((stats.samples, stats.rejected_out_of_order), (0, 2));
+    assert_eq!(times(&h, &l), vec![1000, 2000]);
+    // Older than head max - block/2 is out of bounds even for a new series.
+    append(&h, &next, batch(labels("x", "y"), &[(10 * HOUR, 1.0)]));
+    let (stats, _, _) = append(&h, &next, batch(labels("new", "z"), &[(8 * HOUR, 1.0)]));
+    assert_eq!(stats.rejected_out_of_order, 1);
+}
+
+#[test]
+fn out_of_order_window() {
+    let h = head(10_000);
+    let next = AtomicU64::new(1);
+    let l = labels("up", "a");
+    append(&h, &next, batch(l.clone(), &[(100_000, 1.0), (110_000, 2.0)]));
+    let (stats, detail, records) = append(&h, &next, batch(l.clone(), &[(105_000, 9.0), (101_000, 8.0)]));
+    assert_eq!((stats.samples, stats.rejected_out_of_order), (2, 0));
+    assert_eq!(detail.out_of_order_accepted, 2);
+    assert_eq!(records.len(), 1);
+    // Beyond the window (head max 110s - 10s = 100s) is refused.
+    let (stats, _, _) = append(&h, &next, batch(l.clone(), &[(99_999, 1.0)]));
+    assert_eq!(stats.rejected_out_of_order, 1);
+    // Duplicates inside the in-order chunks and the out-of-order buffer.
+    let (stats, _, _) = append(&h, &next, batch(l.clone(), &[(100_000, 1.0), (105_000, 9.0)]));
+    assert_eq!((stats.samples, stats.rejected_out_of_order), (2, 0));
+    let (stats, _, _) = append(&h, &next, batch(l.clone(), &[(100_000, 5.0), (105_000, 5.0)]));
+    assert_eq!(stats.rejected_out_of_order, 2);
+    assert_eq!(times(&h, &l), vec![100_000, 101_000, 105_000, 110_000]);
+}
+
+#[test]
+fn chunks_cut_at_120_and_stale_markers_survive() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let l = labels("up", "a");
+    let mut samples: Vec<(i64, f64)> = (0..300).map(|i| (i * 1000, i as f64)).collect();
+    samples[150].1 = f64::from_bits(STALE_NAN_BITS);
+    append(&h, &next, batch(l.clone(), &samples));
+    let got = h.select(&[], i64::MIN, i64::MAX);
+    assert_eq!(got[0].samples.len(), 300);
+    assert_eq!(got[0].samples[150].v.to_bits(), STALE_NAN_BITS);
+    let inner = h.read();
+    let series = inner.series.values().next().unwrap();
+    assert_eq!(series.samples_in(0, 119_000).len(), MAX_SAMPLES_PER_CHUNK);
+}
+
+#[test]
+fn chunks_never_straddle_blocks_and_remove_written_keeps_the_rest() {
+    let h = head(HOUR);
+    let next = AtomicU64::new(1);
+    let l = labels("up", "a");
+    let samples: Vec<(i64, f64)> = (0..10).map(|i| (2 * HOUR - 5000 + i * 1000, i as f64)).collect();
+    append(&h, &next, batch(l.clone(), &samples));
+    let block = h.collect_range(0, 2 * HOUR - 1);
+    assert_eq!(block[0].samples.len(), 5);
+    // A late sample of the cut range arrives while the block is written: it must stay.
+    append(&h, &next, batch(l.clone(), &[(2 * HOUR - 4500, 7.5)]));
+    h.remove_written(&block, 2 * HOUR);
+    assert_eq!(
+        times(&h, &l),
+        vec![
+            2 * HOUR - 4500,
+            2 * HOUR,
+            2 * HOUR + 1000,
+            2 * HOUR + 2000,
+            2 * HOUR + 3000,
+            2 * HOUR + 4000
+        ]
+    );
+    // Everything gone: the series is forgotten.
+    let rest = h.collect_range(i64::MIN, i64::MAX);
+    h.remove_written(&rest, 4 * HOUR);
+    assert_eq!(h.num_series(), 0);
+    assert!(h.label_names(&[], i64::MIN, i64::MAX).is_empty());
+}
+
+#[test]
+fn exemplars_and_metadata() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let l = labels("req", "a");
+    let ex = |t: i64| Exemplar {
+        labels: Labels::from_pairs([("trace_id", format!("id{t}"))]),
+        value: 1.0,
+        t,
+    };
+    let mut b = batch(l.clone(), &[(1000, 1.0)]);
+    b.series[0].exemplars = vec![ex(1000), ex(1000), ex(900), ex(2000)];
+    b.metadata = vec![MetricMetadata {
+        metric_family: "req".into(),
+        metric_type: MetricType::Counter,
+        help: "requests".into(),
+        unit: String::new(),
+    }];
+    let (stats, _, records) = append(&h, &next, b);
+    assert_eq!(stats.exemplars, 2);
+    assert_eq!(records.len(), 4);
+    let got = h.exemplars(&[vec![LabelMatcher::equal("job", "a")]], 0, 1500);
+    assert_eq!(got, vec![(l, vec![ex(1000)])]);
+    assert_eq!(h.metadata(Some("req")).len(), 1);
+    assert!(h.metadata(Some("other")).is_empty());
+}
+
+#[test]
+fn replay_reapplies_records_leniently() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let l = labels("up", "a");
+    let (_, _, mut records) = append(&h, &next, batch(l.clone(), &[(5000, 1.0)]));
+    // A sample accepted out of order elsewhere replays even without a window.
+    records.push(WalRecord::Samples {
+        tenant: "t".into(),
+        samples: vec![RefSample {
+            series_ref: 1,
+            t: 1000,
+            v: 2.0,
+        }],
+    });
+    // Unknown refs are skipped.
+    records.push(WalRecord::Samples {
+        tenant: "t".into(),
+        samples: vec![RefSample {
+            series_ref: 99,
+            t: 1000,
+            v: 2.0,
+        }],
+    });
+    let fresh = head(0);
+    let mut refs = HashMap::new();
+    for r in records {
+        fresh.replay(r, &mut refs);
+    }
+    assert_eq!(times(&fresh, &l), vec![1000, 5000]);
+    assert_eq!(fresh.max_time(), Some(5000));
+}
