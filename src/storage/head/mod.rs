@@ -432,7 +432,13 @@ impl TenantHead {
         inner.exemplars.retain(|(r, _)| live.contains(r));
     }
 
-    /// The head's series and metadata as WAL records: the base of a checkpoint.
+    /// Refuses later in-order appends below `t` (blocks already cover that time).
+    pub fn raise_min_valid_time(&self, t: i64) {
+        let mut inner = self.write();
+        inner.min_valid_time = inner.min_valid_time.max(t);
+    }
+
+    /// The head's series, metadata and exemplars as WAL records: the base of a checkpoint.
     pub fn checkpoint_records(&self) -> Vec<WalRecord> {
         let inner = self.read();
         let mut series: Vec<(u64, Labels)> = inner.series.iter().map(|(r, s)| (*r, s.labels.clone())).collect();
@@ -448,6 +454,12 @@ impl TenantHead {
             records.push(WalRecord::Metadata {
                 tenant: self.tenant.clone(),
                 metadata: inner.metadata.values().cloned().collect(),
+            });
+        }
+        if !inner.exemplars.is_empty() {
+            records.push(WalRecord::Exemplars {
+                tenant: self.tenant.clone(),
+                exemplars: inner.exemplars.iter().cloned().collect(),
             });
         }
         records

@@ -84,6 +84,12 @@ impl Wal {
 
     /// Appends records; returns once they are fsynced. Concurrent calls share one fsync.
     pub async fn append(&self, records: &[WalRecord]) -> Result<(), StorageError> {
+        self.submit(records)?.wait().await
+    }
+
+    /// Queues records for the next group write without waiting. Records submitted earlier
+    /// are written earlier, so a caller holding a lock while submitting fixes the WAL order.
+    pub fn submit(&self, records: &[WalRecord]) -> Result<WalAck, StorageError> {
         let mut frames = Vec::new();
         for record in records {
             let payload = record.encode();
@@ -94,8 +100,7 @@ impl Wal {
         }
         let (reply, answer) = oneshot::channel();
         self.send(Command::Append { frames, reply })?;
-        answer.await.map_err(|_| StorageError::ShuttingDown)??;
-        Ok(())
+        Ok(WalAck { answer })
     }
 
     /// Starts a new segment; every record acknowledged before the call is in a segment with
@@ -107,11 +112,12 @@ impl Wal {
     }
 
     /// Folds the previous checkpoint and every segment below `first_kept` into a new
-    /// checkpoint, keeping what `keep` returns for each record, then deletes them. Blocking
-    /// file work: call it from `spawn_blocking`.
+    /// checkpoint that holds `base` followed by what `keep` returns for each old record, then
+    /// deletes them. Blocking file work: call it from `spawn_blocking`.
     pub fn checkpoint(
         &self,
         first_kept: u64,
+        base: &[WalRecord],
         mut keep: impl FnMut(WalRecord) -> Option<WalRecord>,
     ) -> Result<(), StorageError> {
         let _guard = self.checkpoint_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -122,6 +128,9 @@ impl Wal {
             return Ok(());
         };
         let mut out = Vec::new();
+        for record in base {
+            encode_frame(&mut out, record.kind(), &record.encode());
+        }
         let mut on_record = |record: WalRecord| {
             if let Some(kept) = keep(record) {
                 encode_frame(&mut out, kept.kind(), &kept.encode());
@@ -191,6 +200,18 @@ impl Wal {
         let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
         let sender = guard.as_ref().ok_or(StorageError::ShuttingDown)?;
         sender.send(command).map_err(|_| StorageError::ShuttingDown)
+    }
+}
+
+/// Resolves when the submitted records are durable.
+pub struct WalAck {
+    answer: oneshot::Receiver<io::Result<()>>,
+}
+
+impl WalAck {
+    pub async fn wait(self) -> Result<(), StorageError> {
+        self.answer.await.map_err(|_| StorageError::ShuttingDown)??;
+        Ok(())
     }
 }
 

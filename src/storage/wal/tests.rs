@@ -158,11 +158,11 @@ async fn checkpoint_keeps_filtered_records_and_deletes_segments() {
         }
         other => Some(other),
     };
-    wal.checkpoint(first_kept, keep_recent).unwrap();
+    wal.checkpoint(first_kept, &[], keep_recent).unwrap();
     assert!(segment_files(tmp.path()).iter().all(|n| *n >= first_kept));
     // A second checkpoint folds the first one.
     let first_kept = wal.roll().await.unwrap();
-    wal.checkpoint(first_kept, Some).unwrap();
+    wal.checkpoint(first_kept, &[], Some).unwrap();
     assert_eq!(list_dir(tmp.path()).unwrap().checkpoints.len(), 1);
     drop(wal);
     let (_wal, records) = replay(tmp.path(), 1 << 20);
