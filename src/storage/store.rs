@@ -15,6 +15,8 @@ mod tests;
 use crate::storage::blocks::BlockStore;
 use crate::storage::config::StorageConfig;
 use crate::storage::error::StorageError;
+pub use crate::storage::head::series::Reject;
+pub use crate::storage::head::{AppendMode, AppendReport, Rejection};
 use crate::storage::head::{HeadOptions, TenantHead};
 use crate::storage::labels::Labels;
 use crate::storage::matcher::LabelMatcher;
@@ -107,12 +109,26 @@ impl Storage {
     }
 
     /// Appends one batch for a tenant. Returns only once the batch is durable in the WAL.
+    /// Refused samples (out of order, out of bounds, too old, conflicting duplicates) are
+    /// counted in `rejected_out_of_order`; the rest is stored.
     pub async fn append(&self, tenant: &str, batch: AppendBatch) -> Result<AppendStats, StorageError> {
+        Ok(self.append_with_mode(tenant, batch, AppendMode::Partial).await?.stats)
+    }
+
+    /// [`Storage::append`] with the details adapters need to answer like Prometheus: the
+    /// first refused sample and, in [`AppendMode::AllOrNothing`], a batch stored entirely
+    /// or not at all.
+    pub async fn append_with_mode(
+        &self,
+        tenant: &str,
+        batch: AppendBatch,
+        mode: AppendMode,
+    ) -> Result<AppendReport, StorageError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StorageError::ShuttingDown);
         }
         let head = self.head_or_create(tenant);
-        let (stats, detail, ack) = head.append(batch, &self.next_ref, |records| {
+        let (report, ack) = head.append(batch, mode, &self.next_ref, |records| {
             if records.is_empty() {
                 return Ok(None);
             }
@@ -122,10 +138,10 @@ impl Storage {
             ack.wait().await?;
         }
         self.samples_appended
-            .fetch_add(stats.samples + stats.histograms, Ordering::Relaxed);
+            .fetch_add(report.stats.samples + report.stats.histograms, Ordering::Relaxed);
         self.out_of_order_accepted
-            .fetch_add(detail.out_of_order_accepted, Ordering::Relaxed);
-        Ok(stats)
+            .fetch_add(report.out_of_order_accepted, Ordering::Relaxed);
+        Ok(report)
     }
 
     /// A read view of one tenant's data (head and blocks merged).

@@ -16,7 +16,7 @@ use crate::storage::matcher::{LabelMatcher, matches_all};
 use crate::storage::model::{AppendBatch, AppendStats, Exemplar, MetricMetadata, Series};
 use crate::storage::wal::{RefSample, WalRecord};
 use index::SeriesIndex;
-use series::{Admission, AppendBounds, MemSeries};
+use series::{Admission, AppendBounds, MemSeries, Reject};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -30,11 +30,48 @@ pub struct HeadOptions {
     pub out_of_order_window_ms: i64,
 }
 
-/// What one append did beyond [`AppendStats`].
+/// How a batch with refused samples is handled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AppendDetail {
+pub enum AppendMode {
+    /// Store what is acceptable, count the rest (remote write 2.0).
+    #[default]
+    Partial,
+    /// Store nothing if any sample is refused (remote write 1.0 rolls back its appender).
+    AllOrNothing,
+}
+
+/// One refused sample, enough for the adapter to build Prometheus' error text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    pub reason: Reject,
+    pub labels: Labels,
+    pub t: i64,
+    /// The refused float value (None for a histogram).
+    pub value: Option<f64>,
+}
+
+/// What one append did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppendReport {
+    pub stats: AppendStats,
     pub out_of_order_accepted: u64,
     pub created_series: u64,
+    /// The first refused sample in batch order. In all-or-nothing mode, its presence means
+    /// nothing of the batch was stored.
+    pub first_rejection: Option<Rejection>,
+}
+
+impl AppendReport {
+    fn note_rejection(&mut self, reason: Reject, labels: &Labels, t: i64, value: Option<f64>) {
+        if self.first_rejection.is_none() {
+            self.first_rejection = Some(Rejection {
+                reason,
+                labels: labels.clone(),
+                t,
+                value,
+            });
+        }
+    }
 }
 
 pub struct TenantHead {
@@ -81,13 +118,16 @@ impl TenantHead {
     }
 
     /// Checks and applies a batch, then calls `submit` with the WAL records of what was
-    /// accepted (possibly none) before releasing the lock.
+    /// accepted (possibly none) before releasing the lock. In all-or-nothing mode the first
+    /// refused sample undoes the whole batch, as Prometheus' remote write 1.0 handler does by
+    /// rolling back its appender.
     pub fn append<R>(
         &self,
         batch: AppendBatch,
+        mode: AppendMode,
         next_ref: &AtomicU64,
         submit: impl FnOnce(Vec<WalRecord>) -> R,
-    ) -> (AppendStats, AppendDetail, R) {
+    ) -> (AppendReport, R) {
         let mut inner = self.write();
         let bounds = AppendBounds {
             min_valid_time: if inner.max_time == i64::MIN {
@@ -101,72 +141,104 @@ impl TenantHead {
             ooo_window: self.options.out_of_order_window_ms,
             lenient: false,
         };
-        let mut stats = AppendStats::default();
-        let mut detail = AppendDetail::default();
+        let block_duration = self.options.block_duration_ms;
+        let mut report = AppendReport::default();
         let mut new_series = Vec::new();
         let mut samples = Vec::new();
         let mut histograms = Vec::new();
-        let mut exemplars = Vec::new();
+        let mut pending_exemplars = Vec::new();
         let mut max_t = i64::MIN;
-        for series_append in batch.series {
+        'series: for series_append in batch.series {
             let series_ref = match inner.index.get(&series_append.labels) {
                 Some(r) => r,
                 None => {
                     let r = next_ref.fetch_add(1, Ordering::Relaxed);
                     inner.insert_series(r, series_append.labels.clone());
-                    new_series.push((r, series_append.labels));
-                    detail.created_series += 1;
+                    new_series.push((r, series_append.labels.clone()));
                     r
                 }
             };
             let Some(series) = inner.series.get_mut(&series_ref) else {
                 continue;
             };
-            for s in series_append.samples {
-                let admission = series.append_float(s.t, s.v, &bounds, self.options.block_duration_ms);
-                match admission {
-                    Admission::InOrder | Admission::OutOfOrder => {
+            for s in &series_append.samples {
+                match series.append_float(s.t, s.v, &bounds, block_duration) {
+                    admission @ (Admission::InOrder | Admission::OutOfOrder) => {
                         samples.push(RefSample {
                             series_ref,
                             t: s.t,
                             v: s.v,
                         });
-                        stats.samples += 1;
+                        report.stats.samples += 1;
                         max_t = max_t.max(s.t);
                         if admission == Admission::OutOfOrder {
-                            detail.out_of_order_accepted += 1;
+                            report.out_of_order_accepted += 1;
                         }
                     }
-                    Admission::Duplicate => stats.samples += 1,
-                    Admission::Conflict | Admission::TooOld => stats.rejected_out_of_order += 1,
+                    Admission::Duplicate => report.stats.samples += 1,
+                    Admission::Rejected(reason) => {
+                        report.stats.rejected_out_of_order += 1;
+                        report.note_rejection(reason, &series_append.labels, s.t, Some(s.v));
+                        if mode == AppendMode::AllOrNothing {
+                            break 'series;
+                        }
+                    }
                 }
             }
-            for h in series_append.histograms {
-                let t = h.t;
-                let admission = series.append_histogram(h.clone(), &bounds);
-                match admission {
-                    Admission::InOrder | Admission::OutOfOrder => {
+            for h in &series_append.histograms {
+                match series.append_histogram(h.clone(), &bounds) {
+                    admission @ (Admission::InOrder | Admission::OutOfOrder) => {
                         if admission == Admission::OutOfOrder {
-                            detail.out_of_order_accepted += 1;
+                            report.out_of_order_accepted += 1;
                         }
-                        histograms.push((series_ref, h));
-                        stats.histograms += 1;
-                        max_t = max_t.max(t);
+                        histograms.push((series_ref, h.clone()));
+                        report.stats.histograms += 1;
+                        max_t = max_t.max(h.t);
                     }
-                    Admission::Duplicate => stats.histograms += 1,
-                    Admission::Conflict | Admission::TooOld => stats.rejected_out_of_order += 1,
+                    Admission::Duplicate => report.stats.histograms += 1,
+                    Admission::Rejected(reason) => {
+                        report.stats.rejected_out_of_order += 1;
+                        report.note_rejection(reason, &series_append.labels, h.t, None);
+                        if mode == AppendMode::AllOrNothing {
+                            break 'series;
+                        }
+                    }
                 }
             }
-            for e in series_append.exemplars {
+            if !series_append.exemplars.is_empty() {
+                pending_exemplars.push((series_ref, series_append.exemplars));
+            }
+        }
+
+        if mode == AppendMode::AllOrNothing && report.first_rejection.is_some() {
+            inner.undo(&samples, &histograms, &new_series, block_duration);
+            let rejected = AppendReport {
+                stats: AppendStats {
+                    rejected_out_of_order: report.stats.rejected_out_of_order,
+                    ..AppendStats::default()
+                },
+                first_rejection: report.first_rejection,
+                ..AppendReport::default()
+            };
+            let submitted = submit(Vec::new());
+            return (rejected, submitted);
+        }
+
+        let mut exemplars = Vec::new();
+        for (series_ref, list) in pending_exemplars {
+            let Some(series) = inner.series.get_mut(&series_ref) else {
+                continue;
+            };
+            for e in list {
                 // Prometheus refuses out-of-order exemplars and drops repeats of the last one.
                 if series.last_exemplar_t.is_some_and(|last| e.t <= last) {
                     continue;
                 }
                 series.last_exemplar_t = Some(e.t);
                 exemplars.push((series_ref, e));
-                stats.exemplars += 1;
             }
         }
+        report.stats.exemplars = exemplars.len() as u64;
         for (series_ref, e) in &exemplars {
             inner.push_exemplar(*series_ref, e.clone());
         }
@@ -174,6 +246,7 @@ impl TenantHead {
             inner.metadata.insert(m.metric_family.clone(), m.clone());
         }
         inner.max_time = inner.max_time.max(max_t);
+        report.created_series = new_series.len() as u64;
 
         let tenant = self.tenant.clone();
         let mut records = Vec::new();
@@ -209,7 +282,7 @@ impl TenantHead {
         }
         let submitted = submit(records);
         drop(inner);
-        (stats, detail, submitted)
+        (report, submitted)
     }
 
     /// Re-applies one replayed record. `refs` maps WAL refs to head refs (a label set seen
@@ -487,6 +560,35 @@ impl HeadInner {
     fn insert_series(&mut self, series_ref: u64, labels: Labels) {
         self.index.insert(series_ref, &labels);
         self.series.insert(series_ref, MemSeries::new(labels));
+    }
+
+    /// Takes back what a refused all-or-nothing batch applied: the samples it added (their
+    /// timestamps were new, so removing them restores the series) and the series it created.
+    fn undo(
+        &mut self,
+        samples: &[RefSample],
+        histograms: &[(u64, crate::storage::model::HistogramSample)],
+        new_series: &[(u64, Labels)],
+        block_duration: i64,
+    ) {
+        let mut applied: HashMap<u64, (Vec<i64>, Vec<i64>)> = HashMap::new();
+        for s in samples {
+            applied.entry(s.series_ref).or_default().0.push(s.t);
+        }
+        for (series_ref, h) in histograms {
+            applied.entry(*series_ref).or_default().1.push(h.t);
+        }
+        for (series_ref, (mut float_ts, mut histogram_ts)) in applied {
+            float_ts.sort_unstable();
+            histogram_ts.sort_unstable();
+            if let Some(series) = self.series.get_mut(&series_ref) {
+                series.remove_written(&float_ts, &histogram_ts, block_duration);
+            }
+        }
+        for (series_ref, labels) in new_series {
+            self.series.remove(series_ref);
+            self.index.remove(*series_ref, labels);
+        }
     }
 
     fn push_exemplar(&mut self, series_ref: u64, e: Exemplar) {

@@ -7,16 +7,41 @@ use crate::storage::labels::Labels;
 use crate::storage::model::{HistogramSample, Sample};
 
 /// What became of one appended sample.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Admission {
     InOrder,
     OutOfOrder,
     /// Same timestamp and bit-identical value as a stored sample: nothing to do.
     Duplicate,
-    /// Same timestamp, another value (Prometheus' "duplicate sample for timestamp").
-    Conflict,
-    /// Older than the out-of-order window allows, or below the head's valid range.
+    Rejected(Reject),
+}
+
+/// Why a sample was refused, as Prometheus' head appender tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reject {
+    /// Older than the series' newest sample, out-of-order ingestion disabled.
+    OutOfOrder,
+    /// Below the head's valid range (already cut into blocks, or older than head max −
+    /// block_duration/2), out-of-order ingestion disabled.
+    OutOfBounds,
+    /// Out-of-order ingestion enabled, but older than head max − window.
     TooOld,
+    /// Same timestamp, another value. `existing` is None when the stored sample is a
+    /// histogram (or the new one is).
+    Duplicate { existing: Option<f64> },
+}
+
+impl Reject {
+    /// Prometheus' error text (`storage.Err…`); a duplicate's text also carries the
+    /// timestamp and values, which the adapter formats as Go's `%g` does.
+    pub fn prometheus_text(&self) -> &'static str {
+        match self {
+            Reject::OutOfOrder => "out of order sample",
+            Reject::OutOfBounds => "out of bounds",
+            Reject::TooOld => "too old sample",
+            Reject::Duplicate { .. } => "duplicate sample for timestamp",
+        }
+    }
 }
 
 /// Bounds an append is checked against, taken once per batch as Prometheus' appender does.
@@ -30,8 +55,18 @@ pub struct AppendBounds {
 }
 
 impl AppendBounds {
-    fn ooo_allowed(&self, t: i64) -> bool {
-        self.lenient || (self.ooo_window > 0 && t >= self.head_max_time.saturating_sub(self.ooo_window))
+    /// The verdict for a sample that cannot go in order (Prometheus' `appendable`).
+    fn out_of_order_verdict(&self, t: i64) -> Result<(), Reject> {
+        if self.lenient || (self.ooo_window > 0 && t >= self.head_max_time.saturating_sub(self.ooo_window)) {
+            return Ok(());
+        }
+        if self.ooo_window > 0 {
+            return Err(Reject::TooOld);
+        }
+        if t < self.min_valid_time {
+            return Err(Reject::OutOfBounds);
+        }
+        Err(Reject::OutOfOrder)
     }
 }
 
@@ -108,25 +143,31 @@ impl MemSeries {
                     return if self.last_value_bits == v.to_bits() {
                         Admission::Duplicate
                     } else {
-                        Admission::Conflict
+                        Admission::Rejected(Reject::Duplicate {
+                            existing: Some(f64::from_bits(self.last_value_bits)),
+                        })
                     };
                 }
                 Some(_) => {}
             }
         }
-        if !bounds.ooo_allowed(t) {
-            return Admission::TooOld;
+        if let Err(reject) = bounds.out_of_order_verdict(t) {
+            return Admission::Rejected(reject);
         }
         if let Some(existing) = self.find_in_chunks(t) {
             return if existing.to_bits() == v.to_bits() {
                 Admission::Duplicate
             } else {
-                Admission::Conflict
+                Admission::Rejected(Reject::Duplicate {
+                    existing: Some(existing),
+                })
             };
         }
         match self.ooo.binary_search_by_key(&t, |s| s.t) {
             Ok(i) if self.ooo[i].v.to_bits() == v.to_bits() => Admission::Duplicate,
-            Ok(_) => Admission::Conflict,
+            Ok(i) => Admission::Rejected(Reject::Duplicate {
+                existing: Some(self.ooo[i].v),
+            }),
             Err(i) => {
                 self.ooo.insert(i, Sample { t, v });
                 Admission::OutOfOrder
@@ -145,11 +186,11 @@ impl MemSeries {
             return if self.histograms[i].h == sample.h {
                 Admission::Duplicate
             } else {
-                Admission::Conflict
+                Admission::Rejected(Reject::Duplicate { existing: None })
             };
         }
-        if !bounds.ooo_allowed(t) {
-            return Admission::TooOld;
+        if let Err(reject) = bounds.out_of_order_verdict(t) {
+            return Admission::Rejected(reject);
         }
         let i = self.histograms.partition_point(|h| h.t < t);
         self.histograms.insert(i, sample);

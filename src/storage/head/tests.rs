@@ -1,5 +1,6 @@
 use super::*;
 use crate::storage::chunk::MAX_SAMPLES_PER_CHUNK;
+use crate::storage::head::series::Reject;
 use crate::storage::matcher::MatchOp;
 use crate::storage::model::{MetricType, STALE_NAN_BITS, Sample, SeriesAppend};
 
@@ -30,8 +31,9 @@ fn batch(l: Labels, samples: &[(i64, f64)]) -> AppendBatch {
     }
 }
 
-fn append(head: &TenantHead, next: &AtomicU64, b: AppendBatch) -> (AppendStats, AppendDetail, Vec<WalRecord>) {
-    head.append(b, next, |records| records)
+fn append(head: &TenantHead, next: &AtomicU64, b: AppendBatch) -> (AppendStats, AppendReport, Vec<WalRecord>) {
+    let (report, records) = head.append(b, AppendMode::Partial, next, |records| records);
+    (report.stats, report, records)
 }
 
 fn times(head: &TenantHead, l: &Labels) -> Vec<i64> {
@@ -228,4 +230,66 @@ fn replay_reapplies_records_leniently() {
     }
     assert_eq!(times(&fresh, &l), vec![1000, 5000]);
     assert_eq!(fresh.max_time(), Some(5000));
+}
+
+#[test]
+fn rejection_reasons_follow_prometheus_appendable() {
+    let next = AtomicU64::new(1);
+    let l = labels("up", "a");
+    let first = |h: &TenantHead, samples: &[(i64, f64)]| {
+        let (report, _) = h.append(batch(l.clone(), samples), AppendMode::Partial, &next, |_| ());
+        report.first_rejection.map(|r| (r.reason, r.t))
+    };
+    let h = head(0);
+    assert_eq!(first(&h, &[(10 * HOUR, 1.0)]), None);
+    assert_eq!(
+        first(&h, &[(10 * HOUR - 1, 1.0)]),
+        Some((Reject::OutOfOrder, 10 * HOUR - 1))
+    );
+    assert_eq!(first(&h, &[(8 * HOUR, 1.0)]), Some((Reject::OutOfBounds, 8 * HOUR)));
+    assert_eq!(
+        first(&h, &[(10 * HOUR, 2.0)]),
+        Some((Reject::Duplicate { existing: Some(1.0) }, 10 * HOUR))
+    );
+    let h = head(HOUR);
+    assert_eq!(first(&h, &[(10 * HOUR, 1.0)]), None);
+    assert_eq!(first(&h, &[(9 * HOUR, 1.0)]), None);
+    assert_eq!(first(&h, &[(9 * HOUR - 1, 1.0)]), Some((Reject::TooOld, 9 * HOUR - 1)));
+    assert_eq!(Reject::TooOld.prometheus_text(), "too old sample");
+}
+
+#[test]
+fn all_or_nothing_undoes_the_whole_batch() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let a = labels("up", "a");
+    append(&h, &next, batch(a.clone(), &[(1000, 1.0), (2000, 2.0)]));
+    let mut b = batch(a.clone(), &[(3000, 3.0), (4000, 4.0)]);
+    b.series.push(series_append(labels("new", "x"), &[(3000, 1.0)]));
+    b.series.push(series_append(a.clone(), &[(1500, 9.0)]));
+    b.series[0].exemplars = vec![Exemplar {
+        labels: Labels::from_pairs([("trace_id", "x")]),
+        value: 1.0,
+        t: 3000,
+    }];
+    let (report, records) = h.append(b, AppendMode::AllOrNothing, &next, |records| records);
+    assert!(records.is_empty());
+    assert_eq!(report.stats.samples, 0);
+    assert_eq!(report.stats.rejected_out_of_order, 1);
+    let rejection = report.first_rejection.unwrap();
+    assert_eq!(
+        (rejection.reason, rejection.t, rejection.labels),
+        (Reject::OutOfOrder, 1500, a.clone())
+    );
+    assert_eq!(times(&h, &a), vec![1000, 2000]);
+    assert_eq!(h.num_series(), 1);
+    assert!(h.exemplars(&[vec![]], i64::MIN, i64::MAX).is_empty());
+    // The series accepts its next in-order sample as if nothing happened.
+    let (stats, _, _) = append(&h, &next, batch(a.clone(), &[(3000, 3.0)]));
+    assert_eq!((stats.samples, stats.rejected_out_of_order), (1, 0));
+    assert_eq!(times(&h, &a), vec![1000, 2000, 3000]);
+}
+
+fn series_append(l: Labels, samples: &[(i64, f64)]) -> SeriesAppend {
+    batch(l, samples).series.remove(0)
 }

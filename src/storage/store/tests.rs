@@ -330,3 +330,34 @@ fn merge_prefers_head_samples() {
         ]
     );
 }
+
+#[tokio::test]
+async fn all_or_nothing_batch_is_neither_applied_nor_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = Storage::open(config(tmp.path())).await.unwrap();
+    storage
+        .append("t", batch(vec![series("up", "a", &[(2000, 2.0)])]))
+        .await
+        .unwrap();
+    let report = storage
+        .append_with_mode(
+            "t",
+            batch(vec![
+                series("other", "b", &[(5000, 1.0)]),
+                series("up", "a", &[(2000, 7.0)]),
+            ]),
+            AppendMode::AllOrNothing,
+        )
+        .await
+        .unwrap();
+    let rejection = report.first_rejection.unwrap();
+    assert_eq!(rejection.reason, Reject::Duplicate { existing: Some(2.0) });
+    assert_eq!(rejection.value, Some(7.0));
+    assert_eq!(report.stats.samples, 0);
+    assert_eq!(all(&storage, "t").await.len(), 1);
+    drop(storage);
+    let storage = Storage::open(config(tmp.path())).await.unwrap();
+    let got = all(&storage, "t").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].samples, vec![Sample { t: 2000, v: 2.0 }]);
+}
