@@ -229,10 +229,22 @@ impl XorChunk {
         self.free_bits -= 1;
     }
 
-    /// Writes the low `nbits` bits of `value`, most significant first.
-    fn write_bits(&mut self, value: u64, nbits: u32) {
-        for i in (0..nbits).rev() {
-            self.write_bit((value >> i) & 1 == 1);
+    /// Writes the low `nbits` bits of `value`, most significant first, a byte's worth at
+    /// a time.
+    fn write_bits(&mut self, value: u64, mut nbits: u32) {
+        while nbits > 0 {
+            if self.free_bits == 0 {
+                self.bytes.push(0);
+                self.free_bits = 8;
+            }
+            let take = nbits.min(u32::from(self.free_bits));
+            let part = ((value >> (nbits - take)) & ((1u64 << take) - 1)) as u8;
+            let shift = u32::from(self.free_bits) - take;
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= part << shift;
+            }
+            self.free_bits -= take as u8;
+            nbits -= take;
         }
     }
 }
@@ -287,10 +299,16 @@ impl BitReader<'_> {
         Ok(bit)
     }
 
-    fn read_bits(&mut self, nbits: u32) -> Result<u64, XorChunkError> {
+    fn read_bits(&mut self, mut nbits: u32) -> Result<u64, XorChunkError> {
         let mut value = 0u64;
-        for _ in 0..nbits {
-            value = (value << 1) | u64::from(self.read_bit()?);
+        while nbits > 0 {
+            let byte = *self.data.get(self.pos / 8).ok_or(XorChunkError::Truncated)?;
+            let available = 8 - (self.pos % 8) as u32;
+            let take = nbits.min(available);
+            let part = (u32::from(byte) >> (available - take)) & ((1u32 << take) - 1);
+            value = (value << take) | u64::from(part);
+            self.pos += take as usize;
+            nbits -= take;
         }
         Ok(value)
     }
