@@ -74,47 +74,53 @@ pub struct Cli {
     pub config_file: Option<PathBuf>,
 
     /// Address the HTTP APIs listen on; port 0 picks a free port (logged at start).
-    #[arg(long = "web.listen-address", env = "HEIMSIGHT_WEB_LISTEN_ADDRESS", default_value = DEFAULT_LISTEN_ADDRESS)]
+    #[arg(long = "web.listen-address", env = "HEIMSIGHT_WEB_LISTEN_ADDRESS", value_name = "ADDRESS", default_value = DEFAULT_LISTEN_ADDRESS)]
     pub web_listen_address: String,
 
     /// Directory of local state (WAL, cache) and, by default, of the blocks.
-    #[arg(long = "storage.path", env = "HEIMSIGHT_STORAGE_PATH", default_value = "./data")]
+    #[arg(
+        long = "storage.path",
+        env = "HEIMSIGHT_STORAGE_PATH",
+        value_name = "DIR",
+        default_value = "./data"
+    )]
     pub storage_path: PathBuf,
 
     /// How far behind the newest sample of a series a sample may still be accepted (0s: in order only).
-    #[arg(long = "storage.out-of-order-window", env = "HEIMSIGHT_STORAGE_OUT_OF_ORDER_WINDOW", default_value = "0s", value_parser = duration_arg)]
+    #[arg(long = "storage.out-of-order-window", env = "HEIMSIGHT_STORAGE_OUT_OF_ORDER_WINDOW", value_name = "DURATION", default_value = "0s", value_parser = duration_arg)]
     pub storage_out_of_order_window: i64,
 
     /// How long data is kept (0s: forever).
-    #[arg(long = "storage.retention", env = "HEIMSIGHT_STORAGE_RETENTION", default_value = "15d", value_parser = duration_arg)]
+    #[arg(long = "storage.retention", env = "HEIMSIGHT_STORAGE_RETENTION", value_name = "DURATION", default_value = "15d", value_parser = duration_arg)]
     pub storage_retention: i64,
 
     /// Longest a query may run before it is aborted.
-    #[arg(long = "query.timeout", env = "HEIMSIGHT_QUERY_TIMEOUT", default_value = "2m", value_parser = duration_arg)]
+    #[arg(long = "query.timeout", env = "HEIMSIGHT_QUERY_TIMEOUT", value_name = "DURATION", default_value = "2m", value_parser = duration_arg)]
     pub query_timeout: i64,
 
     /// Most samples a single query may hold in memory.
     #[arg(
         long = "query.max-samples",
         env = "HEIMSIGHT_QUERY_MAX_SAMPLES",
+        value_name = "N",
         default_value_t = 50_000_000
     )]
     pub query_max_samples: usize,
 
     /// How far back an instant selector looks for the latest sample.
-    #[arg(long = "query.lookback-delta", env = "HEIMSIGHT_QUERY_LOOKBACK_DELTA", default_value = "5m", value_parser = duration_arg)]
+    #[arg(long = "query.lookback-delta", env = "HEIMSIGHT_QUERY_LOOKBACK_DELTA", value_name = "DURATION", default_value = "5m", value_parser = duration_arg)]
     pub query_lookback_delta: i64,
 
     /// Require the X-Scope-OrgID header and keep tenants apart.
-    #[arg(long = "auth.multi-tenant", env = "HEIMSIGHT_AUTH_MULTI_TENANT", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "auth.multi-tenant", env = "HEIMSIGHT_AUTH_MULTI_TENANT", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub auth_multi_tenant: bool,
 
     /// Lowest level of log messages written.
-    #[arg(long = "log.level", env = "HEIMSIGHT_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    #[arg(long = "log.level", env = "HEIMSIGHT_LOG_LEVEL", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
 
     /// Log line format.
-    #[arg(long = "log.format", env = "HEIMSIGHT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Logfmt)]
+    #[arg(long = "log.format", env = "HEIMSIGHT_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
 }
 

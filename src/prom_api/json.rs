@@ -371,6 +371,16 @@ mod tests {
             },
         );
         assert_eq!(out, r#"{"resultType":"string","result":[1795294368.461,"foo"]}"#);
+        // Grafana's health check: `1+1` at time=4.
+        let health = QueryResult {
+            value: Value::Scalar { t: 4000, v: 2.0 },
+            warnings: vec![],
+            infos: vec![],
+        };
+        assert_eq!(
+            query_envelope(&health, &[]),
+            r#"{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}"#
+        );
         let mut out = String::new();
         write_query_data(&mut out, &Value::Vector(vec![]));
         assert_eq!(out, r#"{"resultType":"vector","result":[]}"#);

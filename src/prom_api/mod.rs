@@ -1,6 +1,8 @@
 //! The Prometheus wire protocols: remote write/read and the HTTP API v1, at the service root.
 //! Decode, call the engine or the store, encode; no query logic here.
 
+#[cfg(test)]
+mod api_tests;
 pub mod errors;
 pub mod json;
 pub mod labels;
