@@ -8,11 +8,14 @@ use crate::server::info::ServerInfo;
 use crate::server::selfmon::SelfMetrics;
 use crate::server::{AppState, router};
 use crate::storage::{Storage, StorageError};
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::net::TcpListener;
+
+/// How long in-flight requests may run on after a shutdown signal.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -86,7 +89,28 @@ pub async fn serve(
     let address = listener.local_addr().map_err(RunError::Serve)?;
     // Tests and scripts read the bound port from this line; keep its wording.
     tracing::info!("listening on {address}");
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    };
+    let serving = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
+    // Once stopping, in-flight requests get a bounded time to finish; a client that holds a
+    // connection open must not keep the store from being closed.
+    let drain_deadline = async move {
+        if stopping_rx.wait_for(|stopping| *stopping).await.is_err() {
+            // The server finished without a signal; nothing to time out.
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    let served = tokio::select! {
+        served = serving => served,
+        _ = drain_deadline => {
+            tracing::warn!("requests still running after {}s, closing anyway", DRAIN_TIMEOUT.as_secs());
+            Ok(())
+        }
+    };
     tracing::info!("stopped accepting requests, closing storage");
     let closed = storage.close().await;
     served.map_err(RunError::Serve)?;
