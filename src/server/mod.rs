@@ -3,6 +3,7 @@
 pub mod duration;
 pub mod extract;
 pub mod info;
+pub mod logfmt;
 pub mod router;
 pub mod run;
 pub mod selfmon;

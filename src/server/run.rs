@@ -5,6 +5,7 @@ use crate::config::{Config, LogFormat};
 use crate::promql::Engine;
 use crate::server::duration::format_prom_duration;
 use crate::server::info::ServerInfo;
+use crate::server::logfmt::Logfmt;
 use crate::server::selfmon::SelfMetrics;
 use crate::server::{AppState, router};
 use crate::storage::{Storage, StorageError};
@@ -27,7 +28,7 @@ pub enum RunError {
     Storage(#[from] StorageError),
 }
 
-/// Sets up structured logs on stderr: logfmt-like text (colours only on a terminal) or JSON.
+/// Sets up structured logs on stderr: logfmt (Prometheus' and Loki's default) or JSON.
 pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::new(config.log_level.as_str());
     let builder = tracing_subscriber::fmt()
@@ -36,7 +37,7 @@ pub fn init_logging(config: &Config) {
         .with_ansi(std::io::stderr().is_terminal());
     // A second initialisation (tests) keeps the first subscriber.
     let _ = match config.log_format {
-        LogFormat::Logfmt => builder.try_init(),
+        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
 }
