@@ -353,3 +353,18 @@ async fn oversized_bodies_are_refused() {
     let reply = post_form(&server, "/api/v1/format_query", &form).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn json_answers_are_gzipped_on_request() {
+    let server = server().await;
+    let request = Request::get("/api/v1/status/buildinfo")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let response = server.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    let reply = get(&server, "/-/healthy").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "Heimsight is Healthy.\n");
+}

@@ -14,14 +14,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 use std::time::Instant;
+use tower_http::compression::CompressionLayer;
 
 /// Builds the whole HTTP surface of one Heimsight process.
 pub fn build(state: AppState, info: Arc<ServerInfo>, metrics: Arc<SelfMetrics>) -> Router {
     let body_limit = state.limits.max_request_body_bytes;
     Router::new()
         .route("/ready", get(ready))
+        .route("/-/ready", get(prometheus_ready))
+        .route("/-/healthy", get(prometheus_healthy))
         .route("/metrics", get(self_metrics))
-        .merge(prom_api::routes())
+        // JSON answers are gzipped when asked, as Prometheus' API does; the remote
+        // protocols carry their own (snappy) encodings and are left alone.
+        .merge(prom_api::routes().layer(CompressionLayer::new()))
         .merge(prom_api::remote_write::routes())
         .merge(prom_api::remote_read::routes())
         .route_layer(middleware::from_fn_with_state(Arc::clone(&metrics), track_requests))
@@ -38,6 +43,16 @@ pub fn build(state: AppState, info: Arc<ServerInfo>, metrics: Arc<SelfMetrics>) 
 /// The store is open once the router exists, so answering at all means ready.
 async fn ready() -> &'static str {
     "ready\n"
+}
+
+/// Prometheus' own readiness and health paths, which container health checks and
+/// Prometheus-aware tooling probe.
+async fn prometheus_ready() -> &'static str {
+    "Heimsight is Ready.\n"
+}
+
+async fn prometheus_healthy() -> &'static str {
+    "Heimsight is Healthy.\n"
 }
 
 async fn self_metrics(State(state): State<AppState>, Extension(metrics): Extension<Arc<SelfMetrics>>) -> Response {
