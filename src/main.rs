@@ -1,5 +1,33 @@
-//! `heimsight`: with no arguments, serve on the embedded default.
+//! `heimsight`: with no arguments, serve on the embedded default (data under ./data, blocks
+//! on the local filesystem, every HTTP API on port 9090). `heimsight --help` lists the flags.
 
-fn main() {
-    println!("heimsight: not yet built");
+use heimsight::config::{Config, ConfigError};
+use heimsight::server::run::{init_logging, run};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let config = match Config::load() {
+        Ok(config) => config,
+        // Clap prints help, version and usage errors itself, with its own exit codes.
+        Err(ConfigError::Cli(err)) => err.exit(),
+        Err(err) => {
+            eprintln!("heimsight: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("heimsight: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
 }
