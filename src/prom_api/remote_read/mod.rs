@@ -8,7 +8,8 @@
 //! here, 500 in Prometheus; a compressed body over the size limit is refused with 413 rather
 //! than truncated into a snappy error; a streamed response is built completely before it is
 //! sent, so a store error part-way gives a clean 500 instead of an error text appended to a
-//! 200 stream. External labels are not applied (Heimsight has none).
+//! 200 stream, and the sample limit applies to streamed answers too (they are
+//! buffered here). External labels are not applied (Heimsight has none).
 
 mod request;
 mod response;
@@ -100,15 +101,23 @@ pub async fn answer<Q: SeriesQuerier>(
     let mut frames = Vec::new();
     for (index, query) in req.queries.iter().enumerate() {
         let matchers = request::convert_matchers(&query.matchers).map_err(bad)?;
-        let series = querier
-            .select(&matchers, query.start_timestamp_ms, query.end_timestamp_ms)
-            .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        // Prometheus' TSDB selects nothing for a query without matchers.
+        let series = if matchers.is_empty() {
+            Vec::new()
+        } else {
+            querier
+                .select(&matchers, query.start_timestamp_ms, query.end_timestamp_ms)
+                .await
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        };
         match response_type {
             ResponseType::Samples => {
                 results.push(response::to_query_result(&series, limits.sample_limit).map_err(bad)?);
             }
             ResponseType::StreamedXorChunks => {
+                // Prometheus streams without a sample limit; this answer is buffered whole,
+                // so the same limit bounds its memory.
+                response::check_sample_limit(&series, limits.sample_limit).map_err(bad)?;
                 response::write_chunked_frames(&mut frames, index as i64, &series, limits.max_bytes_in_frame);
             }
         }

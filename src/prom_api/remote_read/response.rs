@@ -13,13 +13,9 @@ pub const SAMPLES_PER_CHUNK: usize = 120;
 /// A query result for the SAMPLES response type. `sample_limit` (0 = none) counts floats and
 /// histograms together, per query, as Prometheus does.
 pub fn to_query_result(series: &[Series], sample_limit: usize) -> Result<prompb::QueryResult, String> {
+    check_sample_limit(series, sample_limit)?;
     let mut result = prompb::QueryResult::default();
-    let mut count: usize = 0;
     for s in series {
-        count = count.saturating_add(s.samples.len()).saturating_add(s.histograms.len());
-        if sample_limit > 0 && count > sample_limit {
-            return Err(format!("exceeded sample limit ({sample_limit})"));
-        }
         result.timeseries.push(prompb::TimeSeries {
             labels: to_proto_labels(&s.labels),
             samples: s
@@ -35,6 +31,17 @@ pub fn to_query_result(series: &[Series], sample_limit: usize) -> Result<prompb:
         });
     }
     Ok(result)
+}
+
+/// Prometheus' "exceeded sample limit" check (floats and histograms together, 0 = none).
+pub fn check_sample_limit(series: &[Series], sample_limit: usize) -> Result<(), String> {
+    let count = series.iter().fold(0usize, |n, s| {
+        n.saturating_add(s.samples.len()).saturating_add(s.histograms.len())
+    });
+    if sample_limit > 0 && count > sample_limit {
+        return Err(format!("exceeded sample limit ({sample_limit})"));
+    }
+    Ok(())
 }
 
 /// The snappy-compressed `ReadResponse` body.

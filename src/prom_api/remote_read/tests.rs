@@ -75,6 +75,15 @@ async fn streamed_response_when_listed_first() {
 }
 
 #[tokio::test]
+async fn query_without_matchers_selects_nothing() {
+    let answer = answer(&store(), &request(vec![], vec![]), &LIMITS).await.unwrap();
+    let raw = snap::raw::Decoder::new().decompress_vec(&answer.body).unwrap();
+    let resp = prompb::ReadResponse::decode(raw.as_slice()).unwrap();
+    assert_eq!(resp.results.len(), 1);
+    assert!(resp.results[0].timeseries.is_empty());
+}
+
+#[tokio::test]
 async fn errors_are_400_with_prometheus_texts() {
     let err = answer(&store(), b"", &LIMITS).await.unwrap_err();
     assert_eq!(err, (StatusCode::BAD_REQUEST, "snappy: corrupt input".to_string()));
@@ -85,6 +94,8 @@ async fn errors_are_400_with_prometheus_texts() {
         ..LIMITS
     };
     let err = answer(&store(), &request(vec![], up()), &limited).await.unwrap_err();
+    assert_eq!(err, (StatusCode::BAD_REQUEST, "exceeded sample limit (5)".to_string()));
+    let err = answer(&store(), &request(vec![1], up()), &limited).await.unwrap_err();
     assert_eq!(err, (StatusCode::BAD_REQUEST, "exceeded sample limit (5)".to_string()));
     let bad_regex = vec![prompb::LabelMatcher {
         r#type: prompb::MATCHER_RE,
