@@ -30,7 +30,34 @@ pub struct Converted {
     /// best-effort, because a start timestamp older than stored data is normal.
     pub start_zero: AppendBatch,
     /// Error lines for everything left out, in request order.
-    pub errors: Vec<String>,
+    pub errors: ErrorLog,
+}
+
+/// At most this many error lines are kept (and formatted); a request with thousands of bad
+/// series would otherwise echo all of them back.
+pub const MAX_ERROR_LINES: usize = 100;
+
+/// The error lines of one request, capped at [`MAX_ERROR_LINES`].
+#[derive(Debug, Default, PartialEq)]
+pub struct ErrorLog {
+    pub lines: Vec<String>,
+    /// Errors beyond the cap, counted but not formatted.
+    pub omitted: usize,
+}
+
+impl ErrorLog {
+    /// Records one error, building its text only if it will be kept.
+    pub fn add(&mut self, line: impl FnOnce() -> String) {
+        if self.lines.len() < MAX_ERROR_LINES {
+            self.lines.push(line());
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
 }
 
 /// Per-request context: the clock and the tenant's limits.
@@ -58,7 +85,7 @@ pub fn convert_v1(req: &prompb::WriteRequest, ctx: &ConvertContext<'_>) -> Conve
         let labels = match validate_series_labels(&raw, ctx.limits) {
             Ok(labels) => labels,
             Err(e) => {
-                out.errors.push(e.0);
+                out.errors.add(|| e.0);
                 continue;
             }
         };
@@ -68,7 +95,7 @@ pub fn convert_v1(req: &prompb::WriteRequest, ctx: &ConvertContext<'_>) -> Conve
         };
         for s in &ts.samples {
             if s.timestamp > max_time {
-                out.errors.push(TOO_FAR_IN_FUTURE.to_string());
+                out.errors.add(|| TOO_FAR_IN_FUTURE.to_string());
                 continue;
             }
             series.samples.push(Sample {
@@ -79,7 +106,7 @@ pub fn convert_v1(req: &prompb::WriteRequest, ctx: &ConvertContext<'_>) -> Conve
         for h in &ts.histograms {
             match accept_histogram(h, max_time) {
                 Ok(sample) => series.histograms.push(sample),
-                Err(e) => out.errors.push(e),
+                Err(e) => out.errors.add(|| e),
             }
         }
         for e in &ts.exemplars {
@@ -117,19 +144,33 @@ pub fn convert_v1(req: &prompb::WriteRequest, ctx: &ConvertContext<'_>) -> Conve
 /// Remote write 2.0, with Prometheus' 2.0 error lines (`storage/remote/write_handler.go`
 /// `appendV2`). `ingest_start_zero` mirrors `--enable-feature=created-timestamp-zero-ingestion`
 /// (off by default in Prometheus and here).
-pub fn convert_v2(req: &write_v2::Request, ctx: &ConvertContext<'_>, ingest_start_zero: bool) -> Converted {
+///
+/// Symbols are shared, so a small request can name a large symbol many times; the strings
+/// it resolves to are budgeted at the decoded-body limit, and a request over it is refused
+/// whole (`Err`, a 400 with the decoded-size text) before anything is built from them.
+pub fn convert_v2(
+    req: &write_v2::Request,
+    ctx: &ConvertContext<'_>,
+    ingest_start_zero: bool,
+) -> Result<Converted, String> {
     let mut out = Converted::default();
     let max_time = ctx.max_time();
     let symbols = &req.symbols;
     let mut metadata: BTreeMap<String, MetricMetadata> = BTreeMap::new();
+    let mut budget = SymbolBudget::new(ctx.limits.max_request_body_bytes);
     for ts in &req.timeseries {
+        budget.spend_refs(&ts.labels_refs, symbols)?;
+        if let Some(meta) = &ts.metadata {
+            budget.spend_refs(&[meta.help_ref, meta.unit_ref], symbols)?;
+        }
+        for e in &ts.exemplars {
+            budget.spend_refs(&e.labels_refs, symbols)?;
+        }
         let raw = match desymbolize(&ts.labels_refs, symbols) {
             Ok(raw) => raw,
             Err(e) => {
-                out.errors.push(format!(
-                    "parsing labels for series {}: {e}",
-                    go_uint_slice(&ts.labels_refs)
-                ));
+                out.errors
+                    .add(|| format!("parsing labels for series {}: {e}", go_uint_slice(&ts.labels_refs)));
                 continue;
             }
         };
@@ -137,26 +178,27 @@ pub fn convert_v2(req: &write_v2::Request, ctx: &ConvertContext<'_>, ingest_star
         let (help, unit) = match resolve_metadata(&meta, symbols) {
             Ok(pair) => pair,
             Err(e) => {
-                out.errors.push(format!(
-                    "parsing metadata for series {}: {e}",
-                    go_uint_slice(&ts.labels_refs)
-                ));
+                out.errors
+                    .add(|| format!("parsing metadata for series {}: {e}", go_uint_slice(&ts.labels_refs)));
                 continue;
             }
         };
         let labels = match validate_series_labels(&raw, ctx.limits) {
             Ok(labels) => labels,
             Err(e) => {
-                out.errors.push(e.0);
+                out.errors.add(|| e.0);
                 continue;
             }
         };
         // Prometheus prints the sorted label list as received, empty values included.
-        let shown = format_labels(&sorted(&raw));
+        let shown = || format_labels(&sorted(&raw));
         if ts.samples.is_empty() && ts.histograms.is_empty() {
-            out.errors.push(format!(
-                "TimeSeries must contain at least one sample or histogram for series {shown}"
-            ));
+            out.errors.add(|| {
+                format!(
+                    "TimeSeries must contain at least one sample or histogram for series {}",
+                    shown()
+                )
+            });
             continue;
         }
         let mut series = SeriesAppend {
@@ -180,7 +222,7 @@ pub fn convert_v2(req: &write_v2::Request, ctx: &ConvertContext<'_>, ingest_star
                 }
             }
             if s.timestamp > max_time {
-                out.errors.push(format!("{TOO_FAR_IN_FUTURE} for series {shown}"));
+                out.errors.add(|| format!("{TOO_FAR_IN_FUTURE} for series {}", shown()));
                 continue;
             }
             series.samples.push(Sample {
@@ -191,14 +233,15 @@ pub fn convert_v2(req: &write_v2::Request, ctx: &ConvertContext<'_>, ingest_star
         for h in &ts.histograms {
             match accept_histogram(h, max_time) {
                 Ok(sample) => series.histograms.push(sample),
-                Err(e) => out.errors.push(format!("{e} for series {shown}")),
+                Err(e) => out.errors.add(|| format!("{e} for series {}", shown())),
             }
         }
         for e in &ts.exemplars {
             let raw = match desymbolize(&e.labels_refs, symbols) {
                 Ok(raw) => raw,
                 Err(err) => {
-                    out.errors.push(format!("parsing exemplar for series {shown}: {err}"));
+                    out.errors
+                        .add(|| format!("parsing exemplar for series {}: {err}", shown()));
                     continue;
                 }
             };
@@ -223,7 +266,31 @@ pub fn convert_v2(req: &write_v2::Request, ctx: &ConvertContext<'_>, ingest_star
         push_series(&mut out.start_zero, zero);
     }
     out.batch.metadata = metadata.into_values().collect();
-    out
+    Ok(out)
+}
+
+/// Bytes of symbol text a request may resolve to.
+struct SymbolBudget {
+    left: usize,
+    limit: usize,
+}
+
+impl SymbolBudget {
+    fn new(limit: usize) -> Self {
+        Self { left: limit, limit }
+    }
+
+    /// Charges the symbols `refs` name (out-of-range refs cost nothing; they fail later).
+    fn spend_refs(&mut self, refs: &[u32], symbols: &[Vec<u8>]) -> Result<(), String> {
+        for r in refs {
+            let cost = symbols.get(*r as usize).map_or(0, Vec::len);
+            self.left = self
+                .left
+                .checked_sub(cost)
+                .ok_or_else(|| format!("decoded size exceeds the {} bytes limit", self.limit))?;
+        }
+        Ok(())
+    }
 }
 
 fn push_series(batch: &mut AppendBatch, series: SeriesAppend) {

@@ -36,10 +36,6 @@ pub const SAMPLES_WRITTEN_HEADER: &str = "X-Prometheus-Remote-Write-Samples-Writ
 pub const HISTOGRAMS_WRITTEN_HEADER: &str = "X-Prometheus-Remote-Write-Histograms-Written";
 pub const EXEMPLARS_WRITTEN_HEADER: &str = "X-Prometheus-Remote-Write-Exemplars-Written";
 
-/// At most this many error lines are joined into one 2.0 response body; a request with
-/// thousands of bad series would otherwise echo all of them back.
-const MAX_ERROR_LINES: usize = 100;
-
 /// The remote-write routes, merged into the root router.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -133,7 +129,10 @@ pub async fn process<S: BatchSink>(
             Err(e) => return failed(StatusCode::BAD_REQUEST, e),
         },
         MessageType::V2 => match decode_message::<write_v2::Request>(decoded) {
-            Ok(req) => convert::convert_v2(&req, ctx, ctx.limits.ingest_start_timestamp_zero),
+            Ok(req) => match convert::convert_v2(&req, ctx, ctx.limits.ingest_start_timestamp_zero) {
+                Ok(converted) => converted,
+                Err(e) => return failed(StatusCode::BAD_REQUEST, e),
+            },
             Err(e) => return failed(StatusCode::BAD_REQUEST, e),
         },
     };
@@ -152,11 +151,11 @@ pub async fn process<S: BatchSink>(
             Ok(appended) => {
                 stats = appended;
                 if appended.rejected_out_of_order > 0 {
-                    errors.push(StorageError::OutOfOrder.to_string());
+                    errors.add(|| StorageError::OutOfOrder.to_string());
                 }
             }
             Err(e @ (StorageError::OutOfOrder | StorageError::OutOfBounds | StorageError::DuplicateSample)) => {
-                errors.push(e.to_string());
+                errors.add(|| e.to_string());
             }
             Err(e) => {
                 // Retryable: nothing of this request is reported as written.
@@ -174,10 +173,11 @@ pub async fn process<S: BatchSink>(
             stats,
         };
     }
-    tracing::warn!(errors = errors.len(), first = %errors[0], "remote write partially refused");
+    let total = errors.lines.len() + errors.omitted;
+    tracing::warn!(errors = total, first = %errors.lines[0], "remote write partially refused");
     let body = match msg_type {
         // Prometheus' 1.0 handler stops at the first error and answers with it alone.
-        MessageType::V1 => errors.swap_remove(0),
+        MessageType::V1 => errors.lines.swap_remove(0),
         // Its 2.0 handler joins every error (Go's errors.Join: one per line).
         MessageType::V2 => join_errors(&errors),
     };
@@ -189,14 +189,13 @@ pub async fn process<S: BatchSink>(
     }
 }
 
-fn join_errors(errors: &[String]) -> String {
-    let mut lines: Vec<&str> = errors.iter().take(MAX_ERROR_LINES).map(String::as_str).collect();
-    let omitted;
-    if errors.len() > MAX_ERROR_LINES {
-        omitted = format!("({} more errors omitted)", errors.len() - MAX_ERROR_LINES);
-        lines.push(&omitted);
+/// Joins the kept lines; beyond the cap, a last line says how many were left out.
+fn join_errors(errors: &convert::ErrorLog) -> String {
+    let mut body = errors.lines.join("\n");
+    if errors.omitted > 0 {
+        body.push_str(&format!("\n({} more errors omitted)", errors.omitted));
     }
-    lines.join("\n")
+    body
 }
 
 /// Go's `http.Error`: text plus newline, plain-text content type, `nosniff`.

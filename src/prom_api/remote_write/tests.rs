@@ -136,7 +136,7 @@ fn v1_far_future_sample_is_refused_but_others_kept() {
     };
     let limits = Limits::default();
     let out = convert_v1(&req, &ctx(&limits));
-    assert_eq!(out.errors, vec![TOO_FAR_IN_FUTURE.to_string()]);
+    assert_eq!(out.errors.lines, vec![TOO_FAR_IN_FUTURE.to_string()]);
     assert_eq!(out.batch.series[0].samples.len(), 1);
 }
 
@@ -154,9 +154,9 @@ fn v2_resolves_symbols_metadata_and_reports_far_future_with_series() {
         unit_ref: 0,
     });
     let limits = Limits::default();
-    let out = convert_v2(&req, &ctx(&limits), false);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
     assert_eq!(
-        out.errors,
+        out.errors.lines,
         vec![format!(
             "{TOO_FAR_IN_FUTURE} for series {{__name__=\"http_requests_total\", code=\"200\"}}"
         )]
@@ -172,16 +172,16 @@ fn v2_symbol_errors_use_prometheus_texts() {
     let mut req = v2_request(&[(&[("__name__", "up")], &[(NOW, 1.0)])]);
     req.timeseries[0].labels_refs = vec![1, 2, 3];
     let limits = Limits::default();
-    let out = convert_v2(&req, &ctx(&limits), false);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
     assert_eq!(
-        out.errors,
+        out.errors.lines,
         vec!["parsing labels for series [1 2 3]: invalid labelRefs length 3".to_string()]
     );
 
     req.timeseries[0].labels_refs = vec![1, 9];
-    let out = convert_v2(&req, &ctx(&limits), false);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
     assert_eq!(
-        out.errors,
+        out.errors.lines,
         vec![
             "parsing labels for series [1 9]: labelRefs 1 (name) = 9 (value) outside of symbols table (size 3)"
                 .to_string()
@@ -194,9 +194,9 @@ fn v2_symbol_errors_use_prometheus_texts() {
         help_ref: 0,
         unit_ref: 7,
     });
-    let out = convert_v2(&req, &ctx(&limits), false);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
     assert_eq!(
-        out.errors,
+        out.errors.lines,
         vec!["parsing metadata for series [1 2]: metadata unit_ref 7 outside of symbols table (size 3)".to_string()]
     );
     assert!(out.batch.series.is_empty());
@@ -207,9 +207,9 @@ fn v2_symbol_errors_use_prometheus_texts() {
         value: 1.0,
         timestamp: NOW,
     }];
-    let out = convert_v2(&req, &ctx(&limits), false);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
     assert_eq!(
-        out.errors,
+        out.errors.lines,
         vec![
             "parsing exemplar for series {__name__=\"up\"}: labelRefs 0 (name) = 40 (value) outside of symbols table (size 3)"
                 .to_string()
@@ -226,9 +226,9 @@ fn v2_symbol_errors_use_prometheus_texts() {
 fn v2_series_without_samples_is_refused() {
     let req = v2_request(&[(&[("__name__", "up")], &[])]);
     let limits = Limits::default();
-    let out = convert_v2(&req, &ctx(&limits), false);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
     assert_eq!(
-        out.errors,
+        out.errors.lines,
         vec!["TimeSeries must contain at least one sample or histogram for series {__name__=\"up\"}".to_string()]
     );
 }
@@ -240,8 +240,14 @@ fn v2_start_timestamp_zero_samples_only_when_enabled() {
         s.start_timestamp = NOW - 5000;
     }
     let limits = Limits::default();
-    assert!(convert_v2(&req, &ctx(&limits), false).start_zero.series.is_empty());
-    let out = convert_v2(&req, &ctx(&limits), true);
+    assert!(
+        convert_v2(&req, &ctx(&limits), false)
+            .unwrap()
+            .start_zero
+            .series
+            .is_empty()
+    );
+    let out = convert_v2(&req, &ctx(&limits), true).unwrap();
     assert_eq!(
         out.start_zero.series[0].samples,
         vec![crate::storage::Sample { t: NOW - 5000, v: 0.0 }]
@@ -251,7 +257,7 @@ fn v2_start_timestamp_zero_samples_only_when_enabled() {
         s.start_timestamp = 0;
     }
     req.timeseries[0].created_timestamp = NOW - 7000;
-    let out = convert_v2(&req, &ctx(&limits), true);
+    let out = convert_v2(&req, &ctx(&limits), true).unwrap();
     assert_eq!(out.start_zero.series[0].samples[0].t, NOW - 7000);
 }
 
@@ -275,16 +281,16 @@ fn v2_histograms_and_exemplars_convert() {
         ..Default::default()
     }];
     let limits = Limits::default();
-    let out = convert_v2(&req, &ctx(&limits), false);
-    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors.lines);
     let s = &out.batch.series[0];
     assert_eq!(s.histograms.len(), 1);
     assert_eq!(s.exemplars[0].labels.get("trace_id"), Some("abc"));
 
     req.timeseries[0].histograms[0].positive_counts = vec![];
-    let out = convert_v2(&req, &ctx(&limits), false);
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
     assert_eq!(
-        out.errors,
+        out.errors.lines,
         vec![
             "positive side: spans need 1 buckets, have 0 buckets: histogram spans specify different number of buckets \
              than provided for series {__name__=\"lat\"}"
@@ -401,4 +407,48 @@ async fn v2_decoded_as_v1_content_type_is_refused_not_misread() {
     let outcome = process(&sink, "fake", MessageType::V1, &req.encode_to_vec(), &ctx(&limits)).await;
     assert_eq!(outcome.status, StatusCode::NO_CONTENT);
     assert!(sink.batches.lock().unwrap().is_empty());
+}
+
+#[test]
+fn v2_symbol_amplification_is_refused_whole() {
+    // One 1 KiB symbol named 1000 times by a few bytes of references.
+    let mut req = v2_request(&[(&[("__name__", "up")], &[(NOW, 1.0)])]);
+    req.symbols.push(vec![b'x'; 1024]);
+    let big = (req.symbols.len() - 1) as u32;
+    req.timeseries[0]
+        .labels_refs
+        .extend(std::iter::repeat_n([big, big], 1000).flatten());
+    let limits = Limits {
+        max_request_body_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    assert_eq!(
+        convert_v2(&req, &ctx(&limits), false).unwrap_err(),
+        "decoded size exceeds the 65536 bytes limit"
+    );
+}
+
+#[test]
+fn error_lines_are_capped() {
+    let bad: Vec<prompb::TimeSeries> = (0..150).map(|_| v1_series(&[("job", "x")], &[(NOW, 1.0)])).collect();
+    let req = prompb::WriteRequest {
+        timeseries: bad,
+        metadata: vec![],
+    };
+    let limits = Limits::default();
+    let out = convert_v1(&req, &ctx(&limits));
+    assert_eq!(out.errors.lines.len(), super::convert::MAX_ERROR_LINES);
+    assert_eq!(out.errors.omitted, 50);
+}
+
+#[tokio::test]
+async fn v2_body_names_omitted_errors() {
+    let series: Vec<TestSeries<'_>> = (0..101).map(|_| (&[("job", "x")][..], &[(NOW, 1.0)][..])).collect();
+    let req = v2_request(&series);
+    let sink = RecordingSink::default();
+    let limits = Limits::default();
+    let outcome = process(&sink, "fake", MessageType::V2, &req.encode_to_vec(), &ctx(&limits)).await;
+    assert_eq!(outcome.status, StatusCode::BAD_REQUEST);
+    assert!(outcome.body.ends_with("\n(1 more errors omitted)"), "{}", outcome.body);
+    assert_eq!(outcome.body.lines().count(), 101);
 }
