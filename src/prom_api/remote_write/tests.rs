@@ -452,3 +452,50 @@ async fn v2_body_names_omitted_errors() {
     assert!(outcome.body.ends_with("\n(1 more errors omitted)"), "{}", outcome.body);
     assert_eq!(outcome.body.lines().count(), 101);
 }
+
+#[test]
+fn v1_exemplars_are_kept_or_dropped_like_prometheus_storage() {
+    let mut ts = v1_series(&[("__name__", "lat")], &[(NOW, 1.0)]);
+    let long = "x".repeat(130);
+    ts.exemplars = vec![
+        prompb::Exemplar {
+            labels: vec![Label::new("trace_id", "abc")],
+            value: 0.5,
+            timestamp: NOW,
+        },
+        // Over the 128-character label-set limit: dropped without failing the request.
+        prompb::Exemplar {
+            labels: vec![Label::new("trace_id", &long)],
+            value: 0.5,
+            timestamp: NOW,
+        },
+        // Too far in the future: dropped too.
+        prompb::Exemplar {
+            labels: vec![Label::new("trace_id", "def")],
+            value: 0.5,
+            timestamp: NOW + 3_600_000,
+        },
+    ];
+    let req = prompb::WriteRequest {
+        timeseries: vec![ts],
+        metadata: vec![],
+    };
+    let limits = Limits::default();
+    let out = convert_v1(&req, &ctx(&limits));
+    assert!(out.errors.is_empty());
+    let exemplars = &out.batch.series[0].exemplars;
+    assert_eq!(exemplars.len(), 1);
+    assert_eq!(exemplars[0].labels.get("trace_id"), Some("abc"));
+}
+
+#[test]
+fn v2_duplicate_label_names_via_refs_are_refused() {
+    let req = v2_request(&[(&[("__name__", "up"), ("a", "1"), ("a", "2")], &[(NOW, 1.0)])]);
+    let limits = Limits::default();
+    let out = convert_v2(&req, &ctx(&limits), false).unwrap();
+    assert_eq!(
+        out.errors.lines,
+        vec!["invalid labels for series, labels {__name__=\"up\", a=\"1\", a=\"2\"}, duplicated label a".to_string()]
+    );
+    assert!(out.batch.series.is_empty());
+}
