@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod params;
 pub mod parse_query;
 pub mod query;
+pub mod proto;
 pub mod remote_read;
 pub mod remote_write;
 pub mod router;

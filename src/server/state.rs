@@ -18,6 +18,15 @@ pub struct Limits {
     pub max_future_ms: i64,
     /// Whether `X-Scope-OrgID` is required (multi-tenancy on).
     pub multi_tenant: bool,
+    /// Remote read (SAMPLES): most samples one request may return
+    /// (Prometheus' `--storage.remote.read-sample-limit`, 0 = no limit).
+    pub remote_read_sample_limit: usize,
+    /// Remote read (STREAMED_XOR_CHUNKS): target frame size before marshalling
+    /// (Prometheus' `--storage.remote.read-max-bytes-in-frame`).
+    pub remote_read_max_bytes_in_frame: usize,
+    /// Remote write 2.0: append a zero sample at each series' start (created) timestamp,
+    /// as Prometheus' `created-timestamp-zero-ingestion` feature (off by default there too).
+    pub ingest_start_timestamp_zero: bool,
 }
 
 impl Default for Limits {
@@ -30,6 +39,9 @@ impl Default for Limits {
             max_labels_per_series: 128,
             max_future_ms: 10 * 60 * 1000,
             multi_tenant: false,
+            remote_read_sample_limit: 50_000_000,
+            remote_read_max_bytes_in_frame: 1024 * 1024,
+            ingest_start_timestamp_zero: false,
         }
     }
 }
