@@ -71,6 +71,7 @@ use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// What the catalog knows of one block.
@@ -105,6 +106,8 @@ pub struct BlockStore {
     /// Serialises compaction and retention within this process.
     maintenance: tokio::sync::Mutex<()>,
     compaction_ranges: Vec<i64>,
+    /// Bytes fetched from the bucket by reads (indexes, footers, pages).
+    bytes_read: Arc<AtomicU64>,
 }
 
 impl BlockStore {
@@ -139,6 +142,7 @@ impl BlockStore {
             footers: Mutex::new(HashMap::new()),
             maintenance: tokio::sync::Mutex::new(()),
             compaction_ranges: DEFAULT_COMPACTION_RANGES_MS.to_vec(),
+            bytes_read: Arc::new(AtomicU64::new(0)),
         };
         blocks.refresh().await?;
         Ok(blocks)
@@ -261,6 +265,12 @@ impl BlockStore {
         drop(catalog);
         self.forget_in_memory(&gone);
         Ok(())
+    }
+
+    /// Bytes read from the bucket by queries and compaction so far (self-monitoring; also
+    /// shows that a narrow query reads a small part of a block).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
     }
 
     fn read_catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {

@@ -20,6 +20,7 @@ use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Blocks read at the same time by one query.
 const BLOCK_READ_CONCURRENCY: usize = 4;
@@ -58,6 +59,29 @@ impl BlockStore {
         maxt: i64,
     ) -> Result<Vec<Labels>, StorageError> {
         let blocks = self.blocks_in_range(tenant, mint, maxt);
+        match self.labels_from(&blocks, matchers, mint, maxt).await {
+            Ok(labels) => Ok(labels),
+            Err(error) => {
+                // As in `select_series`: the block may have been replaced meanwhile.
+                if matches!(error, StorageError::ObjectStore(_)) {
+                    self.refresh().await?;
+                }
+                let current = self.blocks_in_range(tenant, mint, maxt);
+                if same_blocks(&blocks, &current) {
+                    return Err(error);
+                }
+                self.labels_from(&current, matchers, mint, maxt).await
+            }
+        }
+    }
+
+    async fn labels_from(
+        &self,
+        blocks: &[Arc<BlockFile>],
+        matchers: &[LabelMatcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, StorageError> {
         let indexes: Vec<Arc<SeriesIndex>> = futures::stream::iter(blocks.iter())
             .map(|block| self.series_index(block))
             .buffered(BLOCK_READ_CONCURRENCY)
@@ -65,8 +89,8 @@ impl BlockStore {
             .await?;
         let mut labels = BTreeSet::new();
         for index in &indexes {
-            for entry in matching(index, matchers, mint, maxt) {
-                labels.insert(entry.1.labels.clone());
+            for (_, entry) in matching(index, matchers, mint, maxt) {
+                labels.insert(entry.labels.clone());
             }
         }
         Ok(labels.into_iter().collect())
@@ -148,7 +172,8 @@ impl BlockStore {
             });
         };
         let footer = self.footer(&path, size).await?;
-        read_row_ranges(Arc::clone(&self.store), &path, size, &footer, ranges).await
+        let bytes_read = Arc::clone(&self.bytes_read);
+        read_row_ranges(Arc::clone(&self.store), &path, size, &footer, ranges, bytes_read).await
     }
 
     /// The footer of a data file, read once and then kept in memory.
@@ -157,7 +182,7 @@ impl BlockStore {
         if let Some(footer) = self.footers.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(footer.clone());
         }
-        let footer = load_metadata(Arc::clone(&self.store), path, size).await?;
+        let footer = load_metadata(Arc::clone(&self.store), path, size, Arc::clone(&self.bytes_read)).await?;
         self.footers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -186,7 +211,9 @@ impl BlockStore {
             None => {
                 let path = layout::block_file(&block.meta.tenant, &block.meta.id, SERIES_FILE);
                 let result = self.store.get(&path).await.map_err(object_store_error)?;
-                result.bytes().await.map_err(object_store_error)?
+                let bytes = result.bytes().await.map_err(object_store_error)?;
+                self.bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                bytes
             }
         };
         let what = format!("{key}/{SERIES_FILE}");

@@ -17,6 +17,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Rows decoded per batch when reading samples.
 const READ_BATCH_ROWS: usize = 8 * 1024;
@@ -25,11 +26,18 @@ pub struct ObjectReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
     size: u64,
+    /// Bytes fetched from the bucket, for self-monitoring.
+    bytes_read: Arc<AtomicU64>,
 }
 
 impl ObjectReader {
-    pub fn new(store: Arc<dyn ObjectStore>, path: Path, size: u64) -> Self {
-        Self { store, path, size }
+    pub fn new(store: Arc<dyn ObjectStore>, path: Path, size: u64, bytes_read: Arc<AtomicU64>) -> Self {
+        Self {
+            store,
+            path,
+            size,
+            bytes_read,
+        }
     }
 }
 
@@ -39,11 +47,22 @@ fn external(error: object_store::Error) -> ParquetError {
 
 impl AsyncFileReader for ObjectReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        async move { self.store.get_range(&self.path, range).await.map_err(external) }.boxed()
+        async move {
+            let bytes = self.store.get_range(&self.path, range).await.map_err(external)?;
+            self.bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            Ok(bytes)
+        }
+        .boxed()
     }
 
     fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move { self.store.get_ranges(&self.path, &ranges).await.map_err(external) }.boxed()
+        async move {
+            let parts = self.store.get_ranges(&self.path, &ranges).await.map_err(external)?;
+            let fetched: u64 = parts.iter().map(|b| b.len() as u64).sum();
+            self.bytes_read.fetch_add(fetched, Ordering::Relaxed);
+            Ok(parts)
+        }
+        .boxed()
     }
 
     fn get_metadata<'a>(
@@ -85,8 +104,9 @@ pub async fn load_metadata(
     store: Arc<dyn ObjectStore>,
     path: &Path,
     size: u64,
+    bytes_read: Arc<AtomicU64>,
 ) -> Result<ArrowReaderMetadata, StorageError> {
-    let mut reader = ObjectReader::new(store, path.clone(), size);
+    let mut reader = ObjectReader::new(store, path.clone(), size, bytes_read);
     let metadata = reader.get_metadata(None).await.map_err(|e| parquet_error(path, e))?;
     ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::new()).map_err(|e| parquet_error(path, e))
 }
@@ -99,6 +119,7 @@ pub async fn read_row_ranges(
     size: u64,
     metadata: &ArrowReaderMetadata,
     ranges: &[Range<u64>],
+    bytes_read: Arc<AtomicU64>,
 ) -> Result<Vec<RecordBatch>, StorageError> {
     if ranges.is_empty() {
         return Ok(Vec::new());
@@ -113,7 +134,7 @@ pub async fn read_row_ranges(
         what: path.to_string(),
         reason,
     })?;
-    let reader = ObjectReader::new(store, path.clone(), size);
+    let reader = ObjectReader::new(store, path.clone(), size, bytes_read);
     let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
         .with_row_groups(row_groups)
         .with_row_selection(selection)

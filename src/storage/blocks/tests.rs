@@ -519,5 +519,62 @@ async fn bytes_per_sample_of_a_realistic_block() {
         samples_only(&mixed_meta, &fx, "m"),
     );
     assert!(per_sample(&counter_meta) < 4.0);
+
+    // One series out of a thousand, from a fresh process (cold cache): the index, the footer
+    // and a few pages, not the samples file.
+    let cold = fx.open("cold").await;
+    let one = cold
+        .select(
+            "m",
+            &[eq("instance", "host-7:9100"), eq("__name__", "node_load")],
+            start,
+            end,
+        )
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].samples.len(), 720);
+    let samples_file = std::fs::metadata(fx.block_file("m", &mixed_meta.id, SAMPLES_FILE))
+        .unwrap()
+        .len();
+    let series_file = std::fs::metadata(fx.block_file("m", &mixed_meta.id, SERIES_FILE))
+        .unwrap()
+        .len();
+    println!(
+        "one-series query read {} bytes (series.parquet {series_file}, samples.parquet {samples_file})",
+        cold.bytes_read()
+    );
+    assert!(cold.bytes_read() < series_file + samples_file / 10);
     assert!(per_sample(&mixed_meta) < 8.0);
+}
+
+#[tokio::test]
+async fn a_reader_with_a_stale_catalog_recovers_after_another_process_compacts() {
+    let fx = Fixture::new();
+    let compactor = fx.open("compactor").await;
+    for block in 0..4 {
+        let start = block * 2 * HOUR;
+        let data = vec![series(&[("__name__", "x")], &[(start, block as f64)])];
+        compactor
+            .write_metrics_block("t", data, start, start + 2 * HOUR - 1)
+            .await
+            .unwrap();
+    }
+    let reader = fx.open("reader").await;
+    assert_eq!(reader.blocks("t").len(), 4);
+    assert_eq!(compactor.compact("t").await.unwrap(), 1);
+
+    // The reader still lists the deleted sources; its reads fail, it refreshes and retries.
+    let got = reader.select("t", &[eq("__name__", "x")], 0, 8 * HOUR).await.unwrap();
+    assert_eq!(times(&got[0]), vec![0, 2 * HOUR, 4 * HOUR, 6 * HOUR]);
+    assert_eq!(reader.blocks("t").len(), 2);
+    let fresh_reader = fx.open("reader-2").await;
+    assert_eq!(
+        fresh_reader
+            .series("t", &[eq("__name__", "x")], 0, 8 * HOUR)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
