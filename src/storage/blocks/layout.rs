@@ -13,6 +13,11 @@ pub const SERIES_FILE: &str = "series.parquet";
 pub const SAMPLES_FILE: &str = "samples.parquet";
 pub const HISTOGRAMS_FILE: &str = "histograms.parquet";
 
+/// `<tenant>/metrics/`: every metrics block of one tenant.
+pub fn tenant_prefix(tenant: &str) -> Path {
+    Path::from_iter([PathPart::from(tenant), PathPart::from(METRICS_SIGNAL)])
+}
+
 /// `<tenant>/metrics/<block_id>/`.
 pub fn block_dir(tenant: &str, id: &str) -> Path {
     Path::from_iter([

@@ -4,13 +4,18 @@
 
 use super::bucket::object_store_error;
 use super::format::BlockFile;
+use super::id::is_block_id;
 use super::layout::{self, META_FILE};
 use super::query::merge_series;
 use super::{BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
+use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// How long a block directory without meta.json must sit untouched before it is garbage.
+const ORPHAN_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 impl BlockStore {
     pub(super) async fn delete_expired(&self, before: i64) -> Result<u64, StorageError> {
@@ -32,6 +37,7 @@ impl BlockStore {
     pub(super) async fn compact_tenant(&self, tenant: &str) -> Result<u64, StorageError> {
         let _guard = self.maintenance.lock().await;
         self.delete_replaced(tenant).await?;
+        self.delete_orphans(tenant).await?;
         let mut written = 0;
         for (position, &range) in self.compaction_ranges.iter().enumerate() {
             let target_level = u32::try_from(position).unwrap_or(u32::MAX).saturating_add(2);
@@ -77,6 +83,42 @@ impl BlockStore {
         Ok(())
     }
 
+    /// Deletes the files of blocks that never got their meta.json (a writer died mid-block).
+    /// Only directories untouched for `ORPHAN_GRACE` qualify, so a block another process is
+    /// writing right now is left alone.
+    async fn delete_orphans(&self, tenant: &str) -> Result<(), StorageError> {
+        let tenant_prefix = layout::tenant_prefix(tenant);
+        let objects: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&tenant_prefix))
+            .try_collect()
+            .await
+            .map_err(object_store_error)?;
+        let cutoff = chrono::Utc::now() - ORPHAN_GRACE;
+        let mut dirs: BTreeMap<String, BlockDirState> = BTreeMap::new();
+        for object in objects {
+            let parts: Vec<_> = object.location.parts().collect();
+            if parts.len() != 4 || !is_block_id(parts[2].as_ref()) {
+                continue;
+            }
+            let dir = object_store::path::Path::from_iter(parts.iter().take(3).cloned()).to_string();
+            let state = dirs.entry(dir).or_default();
+            state.has_meta |= parts[3].as_ref() == META_FILE;
+            state.recent |= object.last_modified > cutoff;
+            state.paths.push(object.location.clone());
+        }
+        for (dir, state) in dirs {
+            if state.has_meta || state.recent {
+                continue;
+            }
+            tracing::warn!(block = %dir, files = state.paths.len(), "deleting files of a block that was never completed");
+            for path in &state.paths {
+                delete_if_present(self, path).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes a block: from this process' view first, then meta.json (other readers stop
     /// seeing it), then its data files.
     async fn delete_block(&self, block: &BlockFile) -> Result<(), StorageError> {
@@ -97,6 +139,15 @@ impl BlockStore {
         }
         Ok(())
     }
+}
+
+/// What a listing says about one block directory.
+#[derive(Default)]
+struct BlockDirState {
+    has_meta: bool,
+    /// Some file was written within the grace period.
+    recent: bool,
+    paths: Vec<object_store::path::Path>,
 }
 
 async fn delete_if_present(blocks: &BlockStore, path: &object_store::path::Path) -> Result<(), StorageError> {

@@ -299,6 +299,32 @@ async fn half_written_blocks_are_invisible() {
 }
 
 #[tokio::test]
+async fn compaction_collects_blocks_that_were_never_completed_after_a_grace_period() {
+    let fx = Fixture::new();
+    let store = fx.open("cache").await;
+    let data = vec![series(&[("__name__", "x")], &[(1, 1.0)])];
+    let old = store.write_metrics_block("t", data.clone(), 0, 9).await.unwrap();
+    let young = store.write_metrics_block("t", data.clone(), 10, 19).await.unwrap();
+    let complete = store.write_metrics_block("t", data, 20, 29).await.unwrap();
+    // Two writers "died" before meta.json; one of them long ago.
+    std::fs::remove_file(fx.block_file("t", &old.id, META_FILE)).unwrap();
+    std::fs::remove_file(fx.block_file("t", &young.id, META_FILE)).unwrap();
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+    for file in [SAMPLES_FILE, SERIES_FILE] {
+        let handle = std::fs::File::options()
+            .write(true)
+            .open(fx.block_file("t", &old.id, file))
+            .unwrap();
+        handle.set_modified(long_ago).unwrap();
+    }
+    let fresh = fx.open("fresh").await;
+    fresh.compact("t").await.unwrap();
+    assert!(!fx.block_file("t", &old.id, SAMPLES_FILE).exists());
+    assert!(fx.block_file("t", &young.id, SAMPLES_FILE).exists());
+    assert!(fx.block_file("t", &complete.id, SAMPLES_FILE).exists());
+}
+
+#[tokio::test]
 async fn retention_deletes_whole_old_blocks_meta_first() {
     let fx = Fixture::new();
     let store = fx.open("cache").await;
