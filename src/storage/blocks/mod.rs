@@ -224,13 +224,15 @@ impl BlockStore {
     /// Reconciles the catalog with the bucket: picks up blocks other processes wrote, forgets
     /// blocks they deleted. Query-only processes call this periodically.
     pub async fn refresh(&self) -> Result<(), StorageError> {
-        let listed = catalog::list_block_dirs(&self.store).await?;
+        // Snapshot before listing: a block this process writes meanwhile is then either
+        // listed or not yet known, never "known but not listed" (which would drop it).
         let known: HashMap<String, Arc<BlockFile>> = self
             .read_catalog()
             .every_block()
             .into_iter()
             .map(|b| (catalog::block_key(&b), b))
             .collect();
+        let listed = catalog::list_block_dirs(&self.store).await?;
         let unseen: Vec<String> = listed.iter().filter(|d| !known.contains_key(*d)).cloned().collect();
         let fetched = catalog::fetch_metas(&self.store, unseen).await;
         let listed_set: std::collections::HashSet<&String> = listed.iter().collect();

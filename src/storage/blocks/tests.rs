@@ -544,6 +544,25 @@ async fn bytes_per_sample_of_a_realistic_block() {
         per_sample(&mixed_meta),
         samples_only(&mixed_meta, &fx, "m"),
     );
+    for (tenant, meta) in [("c", &counter_meta), ("g", &gauge_meta)] {
+        let bytes = bytes::Bytes::from(std::fs::read(fx.block_file(tenant, &meta.id, SAMPLES_FILE)).unwrap());
+        let footer = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&bytes)
+            .unwrap();
+        let mut per_column = [0i64; 3];
+        for group in footer.row_groups() {
+            for (column, total) in per_column.iter_mut().enumerate() {
+                *total += group.column(column).compressed_size();
+            }
+        }
+        let samples = meta.samples as f64;
+        println!(
+            "{tenant}: series_id {:.3}, t {:.3}, v {:.3} bytes/sample",
+            per_column[0] as f64 / samples,
+            per_column[1] as f64 / samples,
+            per_column[2] as f64 / samples
+        );
+    }
     assert!(per_sample(&counter_meta) < 4.0);
 
     // One series out of a thousand, from a fresh process (cold cache): the index, the footer
