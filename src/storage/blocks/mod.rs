@@ -45,6 +45,7 @@ mod cache;
 mod catalog;
 mod format;
 mod histogram_codec;
+mod hot;
 mod id;
 mod layout;
 mod maintenance;
@@ -66,6 +67,7 @@ use crate::storage::model::Series;
 use cache::BlockCache;
 use catalog::Catalog;
 use format::{BlockFile, SeriesIndex};
+use hot::HotMap;
 use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use serde::{Deserialize, Serialize};
@@ -95,14 +97,19 @@ pub struct BlockMeta {
 /// level-2 blocks, those into 24h level-3 blocks.
 const DEFAULT_COMPACTION_RANGES_MS: [i64; 2] = [6 * 3_600_000, 24 * 3_600_000];
 
+/// Decoded series indexes kept in memory (a day of 2h blocks for a few tenants).
+const HOT_INDEXES: usize = 128;
+/// Parquet footers kept in memory (samples and histogram files).
+const HOT_FOOTERS: usize = 256;
+
 pub struct BlockStore {
     store: Arc<dyn ObjectStore>,
     cache: BlockCache,
     catalog: RwLock<Catalog>,
-    /// Decoded series indexes by block directory.
-    indexes: Mutex<HashMap<String, Arc<SeriesIndex>>>,
-    /// Footers (with offset indexes) of samples and histogram files, by object path.
-    footers: Mutex<HashMap<String, ArrowReaderMetadata>>,
+    /// Decoded series indexes of recently used blocks, by block directory.
+    indexes: Mutex<HotMap<Arc<SeriesIndex>>>,
+    /// Footers (with offset indexes) of recently read samples and histogram files, by path.
+    footers: Mutex<HotMap<ArrowReaderMetadata>>,
     /// Serialises compaction and retention within this process.
     maintenance: tokio::sync::Mutex<()>,
     compaction_ranges: Vec<i64>,
@@ -138,8 +145,8 @@ impl BlockStore {
             store,
             cache,
             catalog: RwLock::new(catalog),
-            indexes: Mutex::new(HashMap::new()),
-            footers: Mutex::new(HashMap::new()),
+            indexes: Mutex::new(HotMap::new(HOT_INDEXES)),
+            footers: Mutex::new(HotMap::new(HOT_FOOTERS)),
             maintenance: tokio::sync::Mutex::new(()),
             compaction_ranges: DEFAULT_COMPACTION_RANGES_MS.to_vec(),
             bytes_read: Arc::new(AtomicU64::new(0)),
@@ -294,7 +301,7 @@ impl BlockStore {
         }
         drop(indexes);
         let mut footers = self.footers.lock().unwrap_or_else(|p| p.into_inner());
-        footers.retain(|path, _| !block_dirs.iter().any(|dir| path.starts_with(&format!("{dir}/"))));
+        footers.retain(|path| !block_dirs.iter().any(|dir| path.starts_with(&format!("{dir}/"))));
     }
 }
 

@@ -180,7 +180,7 @@ impl BlockStore {
     async fn footer(&self, path: &object_store::path::Path, size: u64) -> Result<ArrowReaderMetadata, StorageError> {
         let key = path.to_string();
         if let Some(footer) = self.footers.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(footer.clone());
+            return Ok(footer);
         }
         let footer = load_metadata(Arc::clone(&self.store), path, size, Arc::clone(&self.bytes_read)).await?;
         self.footers
@@ -194,7 +194,7 @@ impl BlockStore {
     pub(super) async fn series_index(&self, block: &BlockFile) -> Result<Arc<SeriesIndex>, StorageError> {
         let key = catalog::block_key(block);
         if let Some(index) = self.indexes.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(Arc::clone(index));
+            return Ok(index);
         }
         let cache = self.cache.clone();
         let cache_key = key.clone();
