@@ -11,14 +11,42 @@ use std::sync::Arc;
 /// default must work on a fresh machine.
 pub fn build_object_store(config: &ObjectStoreConfig) -> Result<Arc<dyn ObjectStore>, StorageError> {
     match config {
-        ObjectStoreConfig::Filesystem { path } => {
-            std::fs::create_dir_all(path)?;
-            // Automatic cleanup removes the empty block directory once its files are deleted.
-            let store = LocalFileSystem::new_with_prefix(path)
-                .map_err(object_store_error)?
-                .with_automatic_cleanup(true);
-            Ok(Arc::new(store))
-        }
+        ObjectStoreConfig::Filesystem { path } => Ok(build_local(path)?),
+        ObjectStoreConfig::S3 { .. } => build_s3(config),
+    }
+}
+
+/// The local-filesystem bucket, typed, so writers can fsync what it wrote.
+pub fn build_local(path: &std::path::Path) -> Result<Arc<LocalFileSystem>, StorageError> {
+    std::fs::create_dir_all(path)?;
+    // Automatic cleanup removes the empty block directory once its files are deleted.
+    let store = LocalFileSystem::new_with_prefix(path)
+        .map_err(object_store_error)?
+        .with_automatic_cleanup(true);
+    Ok(Arc::new(store))
+}
+
+/// `object_store` renames local files into place without fsync; a block must survive power
+/// loss once the WAL behind it is truncated, so its files and every directory up to the
+/// bucket root are synced.
+pub fn sync_local(local: &LocalFileSystem, paths: &[object_store::path::Path]) -> Result<(), StorageError> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for path in paths {
+        let file = local.path_to_filesystem(path).map_err(object_store_error)?;
+        std::fs::File::open(&file)?.sync_all()?;
+        // A path of n parts has its n-th ancestor at the bucket root.
+        let depth = path.parts().count();
+        dirs.extend(file.ancestors().skip(1).take(depth).map(|d| d.to_path_buf()));
+    }
+    for dir in dirs {
+        std::fs::File::open(&dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn build_s3(config: &ObjectStoreConfig) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    match config {
+        ObjectStoreConfig::Filesystem { path } => Ok(build_local(path)?),
         ObjectStoreConfig::S3 {
             bucket,
             endpoint,

@@ -69,6 +69,7 @@ use catalog::Catalog;
 use format::{BlockFile, SeriesIndex};
 use hot::HotMap;
 use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -115,13 +116,22 @@ pub struct BlockStore {
     compaction_ranges: Vec<i64>,
     /// Bytes fetched from the bucket by reads (indexes, footers, pages).
     bytes_read: Arc<AtomicU64>,
+    /// Set when the bucket is a local directory: written files are fsynced there.
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl BlockStore {
     /// Connects to the object store and loads the catalog; `cache_dir` holds the redb cache.
     pub async fn open(object_store: &ObjectStoreConfig, cache_dir: &Path) -> Result<Self, StorageError> {
-        let store = build_object_store(object_store)?;
-        Self::open_with_store(store, cache_dir).await
+        match object_store {
+            ObjectStoreConfig::Filesystem { path } => {
+                let local = bucket::build_local(path)?;
+                let mut blocks = Self::open_with_store(Arc::clone(&local) as Arc<dyn ObjectStore>, cache_dir).await?;
+                blocks.local = Some(local);
+                Ok(blocks)
+            }
+            ObjectStoreConfig::S3 { .. } => Self::open_with_store(build_object_store(object_store)?, cache_dir).await,
+        }
     }
 
     /// Opens over an already built object store (tests, or a store shared with DataFusion).
@@ -150,6 +160,7 @@ impl BlockStore {
             maintenance: tokio::sync::Mutex::new(()),
             compaction_ranges: DEFAULT_COMPACTION_RANGES_MS.to_vec(),
             bytes_read: Arc::new(AtomicU64::new(0)),
+            local: None,
         };
         blocks.refresh().await?;
         Ok(blocks)

@@ -85,6 +85,10 @@ impl BlockStore {
                 })
                 .collect(),
         };
+        if let Err(error) = self.sync_if_local(uploaded.clone()).await {
+            self.remove_objects(&uploaded).await;
+            return Err(error);
+        }
         let meta_bytes = serde_json::to_vec_pretty(&file).map_err(|e| StorageError::Other(e.to_string()))?;
         let meta_path = layout::block_file(tenant, &id, META_FILE);
         let create = PutOptions {
@@ -98,6 +102,11 @@ impl BlockStore {
         {
             self.remove_objects(&uploaded).await;
             return Err(object_store_error(error));
+        }
+        if let Err(error) = self.sync_if_local(vec![meta_path.clone()]).await {
+            uploaded.push(meta_path);
+            self.remove_objects(&uploaded).await;
+            return Err(error);
         }
 
         let key = catalog::block_key(&file);
@@ -127,6 +136,15 @@ impl BlockStore {
             .insert(key, Arc::new(index));
         self.write_catalog().insert(Arc::new(file));
         Ok(meta)
+    }
+
+    async fn sync_if_local(&self, paths: Vec<Path>) -> Result<(), StorageError> {
+        let Some(local) = self.local.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || super::bucket::sync_local(&local, &paths))
+            .await
+            .map_err(join_error)?
     }
 
     async fn upload(&self, path: &Path, bytes: Bytes) -> Result<(), StorageError> {
