@@ -82,8 +82,10 @@ impl BlockStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Labels>, StorageError> {
-        let indexes: Vec<Arc<SeriesIndex>> = futures::stream::iter(blocks.iter())
-            .map(|block| self.series_index(block))
+        // Owned block handles: a closure over borrowed ones makes the future non-Send
+        // (a higher-ranked lifetime the compiler cannot prove).
+        let indexes: Vec<Arc<SeriesIndex>> = futures::stream::iter(blocks.iter().cloned())
+            .map(|block| async move { self.series_index(&block).await })
             .buffered(BLOCK_READ_CONCURRENCY)
             .try_collect()
             .await?;
@@ -111,8 +113,8 @@ impl BlockStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let per_block: Vec<Vec<Series>> = futures::stream::iter(blocks.iter())
-            .map(|block| self.read_block(block, matchers, mint, maxt))
+        let per_block: Vec<Vec<Series>> = futures::stream::iter(blocks.iter().cloned())
+            .map(|block| async move { self.read_block(&block, matchers, mint, maxt).await })
             .buffered(BLOCK_READ_CONCURRENCY)
             .try_collect()
             .await?;

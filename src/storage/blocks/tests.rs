@@ -623,3 +623,18 @@ async fn a_reader_with_a_stale_catalog_recovers_after_another_process_compacts()
         1
     );
 }
+
+/// Compile-time check: the facade shares the store and spawns these futures on a
+/// multi-threaded runtime.
+#[allow(dead_code)]
+fn block_store_futures_are_send(store: &BlockStore) {
+    fn send<T: Send>(_: T) {}
+    fn shared<T: Send + Sync>() {}
+    shared::<BlockStore>();
+    send(store.write_metrics_block("t", Vec::new(), 0, 1));
+    send(store.select("t", &[], 0, 1));
+    send(store.series("t", &[], 0, 1));
+    send(store.apply_retention(0));
+    send(store.compact("t"));
+    send(store.refresh());
+}
