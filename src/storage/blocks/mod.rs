@@ -38,7 +38,20 @@
 //! reader sees either the sources or the merged block, never both and never neither. The
 //! redb cache under `cache_dir` keeps every known meta.json and the `series.parquet` of
 //! blocks written or read here; on open only the listing and unseen meta.json files are
-//! fetched.
+//! fetched. In memory, decoded indexes and Parquet footers of recently used blocks are kept
+//! in small LRU maps.
+//!
+//! # Using it
+//!
+//! * One `BlockStore` per `cache_dir` (redb locks its file); other processes sharing the
+//!   bucket use their own cache and call [`BlockStore::refresh`] to see new blocks. Reads
+//!   that hit a block another process just compacted or expired refresh and retry once.
+//! * `write_metrics_block` accepts series in any order, merges duplicates and sorts samples;
+//!   the recorded `[min_time, max_time]` is the caller's, widened to the data if needed.
+//!   On a local-filesystem bucket the files and directories are fsynced before returning.
+//! * `compact` merges, per compaction range (see [`BlockStore::with_compaction_ranges`]),
+//!   the blocks of one aligned window once a later block exists (time has left the
+//!   window), so a window is not rewritten for every block cut into it.
 
 mod bucket;
 mod cache;
