@@ -1,0 +1,391 @@
+//! The on-bucket format of one metrics block: `meta.json`, `series.parquet`,
+//! `samples.parquet` and (only when there are any) `histograms.parquet`. Encoding runs on
+//! in-memory series; see `mod.rs` for why the layout is what it is.
+
+use super::BlockMeta;
+use super::histogram_codec::encode_histogram;
+use crate::storage::labels::{Label, Labels};
+use crate::storage::model::Series;
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, Float64Array, Int64Array, MapBuilder, PrimitiveArray, StringBuilder,
+    UInt32Array, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt32Type, UInt64Type};
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Version of the block format; readers skip blocks with a version they do not know.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Rows per row group of `samples.parquet`: a query reads whole pages, and pages are bounded
+/// by `PAGE_ROWS`, so row groups only need to be small enough to bound a writer's memory.
+const SAMPLES_ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Rows per data page: the unit a range read fetches for one series (with the offset index).
+const PAGE_ROWS: usize = 8 * 1024;
+/// Rows per record batch handed to the writer.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// `meta.json`: the block's catalog entry. Written last, so its presence means the block is
+/// complete.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockFile {
+    pub format: u32,
+    #[serde(flatten)]
+    pub meta: BlockMeta,
+    /// Native histogram samples (not counted in `samples`).
+    #[serde(default)]
+    pub histograms: u64,
+    /// Ids of the blocks this one replaces (compaction). Readers hide those as soon as this
+    /// meta.json exists, so a reader never sees the same data twice or half of it.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub bytes: u64,
+}
+
+impl BlockFile {
+    pub fn file_size(&self, name: &str) -> Option<u64> {
+        self.files.iter().find(|f| f.name == name).map(|f| f.bytes)
+    }
+}
+
+/// One row of `series.parquet`: a series' labels, time range and where its rows are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesEntry {
+    pub labels: Labels,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub sample_offset: u64,
+    pub sample_count: u64,
+    pub histogram_offset: u64,
+    pub histogram_count: u64,
+}
+
+impl SeriesEntry {
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.min_t <= maxt && self.max_t >= mint
+    }
+}
+
+/// The decoded `series.parquet`; the series id is the position, series are sorted by labels.
+#[derive(Debug, Default)]
+pub struct SeriesIndex {
+    pub entries: Vec<SeriesEntry>,
+}
+
+/// The encoded files of one block plus what meta.json records about them.
+pub struct EncodedBlock {
+    pub series: Vec<u8>,
+    pub samples: Vec<u8>,
+    pub histograms: Option<Vec<u8>>,
+    pub series_count: u64,
+    pub sample_count: u64,
+    pub histogram_count: u64,
+    pub min_t: Option<i64>,
+    pub max_t: Option<i64>,
+}
+
+fn base_properties() -> WriterPropertiesBuilder {
+    let level = ZstdLevel::try_new(3).unwrap_or_default();
+    WriterProperties::builder().set_compression(Compression::ZSTD(level))
+}
+
+/// Timestamps and sorted series ids delta-encode to a few bits per row; float values are
+/// byte-stream-split so ZSTD sees the slowly changing exponent bytes together.
+fn samples_properties() -> WriterProperties {
+    base_properties()
+        .set_dictionary_enabled(false)
+        .set_column_encoding(ColumnPath::from("series_id"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_encoding(ColumnPath::from("t"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_encoding(ColumnPath::from("v"), Encoding::BYTE_STREAM_SPLIT)
+        .set_max_row_group_row_count(Some(SAMPLES_ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .build()
+}
+
+fn histograms_properties() -> WriterProperties {
+    base_properties()
+        .set_column_dictionary_enabled(ColumnPath::from("series_id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("t"), false)
+        .set_column_encoding(ColumnPath::from("series_id"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_encoding(ColumnPath::from("t"), Encoding::DELTA_BINARY_PACKED)
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .build()
+}
+
+pub fn samples_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt32, false),
+        Field::new("t", DataType::Int64, false),
+        Field::new("v", DataType::Float64, false),
+    ]))
+}
+
+fn histograms_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt32, false),
+        Field::new("t", DataType::Int64, false),
+        Field::new("h", DataType::Binary, false),
+    ]))
+}
+
+type EncodeResult<T> = Result<T, String>;
+
+/// Encodes series that are already sorted by labels, unique, non-empty, with samples sorted
+/// by time and without duplicate timestamps (the caller normalises).
+pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
+    let samples = encode_samples(series)?;
+    let has_histograms = series.iter().any(|s| !s.histograms.is_empty());
+    let histograms = if has_histograms {
+        Some(encode_histograms(series)?)
+    } else {
+        None
+    };
+    let index = encode_series_index(series)?;
+    let min_t = series.iter().filter_map(series_min_t).min();
+    let max_t = series.iter().filter_map(series_max_t).max();
+    Ok(EncodedBlock {
+        series: index,
+        samples,
+        histograms,
+        series_count: series.len() as u64,
+        sample_count: series.iter().map(|s| s.samples.len() as u64).sum(),
+        histogram_count: series.iter().map(|s| s.histograms.len() as u64).sum(),
+        min_t,
+        max_t,
+    })
+}
+
+fn series_min_t(s: &Series) -> Option<i64> {
+    let sample = s.samples.first().map(|x| x.t);
+    let histogram = s.histograms.first().map(|x| x.t);
+    sample.into_iter().chain(histogram).min()
+}
+
+fn series_max_t(s: &Series) -> Option<i64> {
+    let sample = s.samples.last().map(|x| x.t);
+    let histogram = s.histograms.last().map(|x| x.t);
+    sample.into_iter().chain(histogram).max()
+}
+
+fn series_id(position: usize) -> EncodeResult<u32> {
+    u32::try_from(position).map_err(|_| "more than 2^32 series in one block".to_string())
+}
+
+fn encode_samples(series: &[Series]) -> EncodeResult<Vec<u8>> {
+    let schema = samples_schema();
+    let mut writer =
+        ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(samples_properties())).map_err(|e| e.to_string())?;
+    let mut ids = Vec::with_capacity(BATCH_ROWS);
+    let mut ts = Vec::with_capacity(BATCH_ROWS);
+    let mut vs = Vec::with_capacity(BATCH_ROWS);
+    for (position, s) in series.iter().enumerate() {
+        let id = series_id(position)?;
+        for sample in &s.samples {
+            ids.push(id);
+            ts.push(sample.t);
+            vs.push(sample.v);
+            if ids.len() == BATCH_ROWS {
+                write_samples_batch(&mut writer, &schema, &mut ids, &mut ts, &mut vs)?;
+            }
+        }
+    }
+    write_samples_batch(&mut writer, &schema, &mut ids, &mut ts, &mut vs)?;
+    writer.into_inner().map_err(|e| e.to_string())
+}
+
+fn write_samples_batch(
+    writer: &mut ArrowWriter<Vec<u8>>,
+    schema: &Arc<Schema>,
+    ids: &mut Vec<u32>,
+    ts: &mut Vec<i64>,
+    vs: &mut Vec<f64>,
+) -> EncodeResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from(std::mem::take(ids))),
+        Arc::new(Int64Array::from(std::mem::take(ts))),
+        Arc::new(Float64Array::from(std::mem::take(vs))),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())?;
+    writer.write(&batch).map_err(|e| e.to_string())
+}
+
+fn encode_histograms(series: &[Series]) -> EncodeResult<Vec<u8>> {
+    let schema = histograms_schema();
+    let mut writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(histograms_properties()))
+        .map_err(|e| e.to_string())?;
+    let mut ids = Vec::new();
+    let mut ts = Vec::new();
+    let mut hs: Vec<Vec<u8>> = Vec::new();
+    let mut flush = |ids: &mut Vec<u32>, ts: &mut Vec<i64>, hs: &mut Vec<Vec<u8>>| -> EncodeResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt32Array::from(std::mem::take(ids))),
+            Arc::new(Int64Array::from(std::mem::take(ts))),
+            Arc::new(BinaryArray::from_iter_values(std::mem::take(hs))),
+        ];
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| e.to_string())?;
+        writer.write(&batch).map_err(|e| e.to_string())
+    };
+    for (position, s) in series.iter().enumerate() {
+        let id = series_id(position)?;
+        for sample in &s.histograms {
+            ids.push(id);
+            ts.push(sample.t);
+            hs.push(encode_histogram(&sample.h));
+            if ids.len() == BATCH_ROWS / 8 {
+                flush(&mut ids, &mut ts, &mut hs)?;
+            }
+        }
+    }
+    flush(&mut ids, &mut ts, &mut hs)?;
+    writer.into_inner().map_err(|e| e.to_string())
+}
+
+/// `series.parquet`. Labels are a `Map<Utf8, Utf8>` so SQL can later say `labels['job']`;
+/// `metric_name` repeats `__name__` as a plain column for cheap filtering.
+fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
+    let mut labels = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    let mut names = StringBuilder::new();
+    let mut min_ts = Vec::with_capacity(series.len());
+    let mut max_ts = Vec::with_capacity(series.len());
+    let mut sample_offsets = Vec::with_capacity(series.len());
+    let mut sample_counts = Vec::with_capacity(series.len());
+    let mut histogram_offsets = Vec::with_capacity(series.len());
+    let mut histogram_counts = Vec::with_capacity(series.len());
+    let mut ids = Vec::with_capacity(series.len());
+    let (mut sample_offset, mut histogram_offset) = (0u64, 0u64);
+    for (position, s) in series.iter().enumerate() {
+        ids.push(series_id(position)?);
+        for label in &s.labels {
+            labels.keys().append_value(&label.name);
+            labels.values().append_value(&label.value);
+        }
+        labels.append(true).map_err(|e| e.to_string())?;
+        names.append_option(s.labels.metric_name());
+        min_ts.push(series_min_t(s).unwrap_or(i64::MAX));
+        max_ts.push(series_max_t(s).unwrap_or(i64::MIN));
+        sample_offsets.push(sample_offset);
+        sample_counts.push(s.samples.len() as u64);
+        histogram_offsets.push(histogram_offset);
+        histogram_counts.push(s.histograms.len() as u64);
+        sample_offset += s.samples.len() as u64;
+        histogram_offset += s.histograms.len() as u64;
+    }
+    let labels = labels.finish();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt32, false),
+        Field::new("labels", labels.data_type().clone(), false),
+        Field::new("metric_name", DataType::Utf8, true),
+        Field::new("min_t", DataType::Int64, false),
+        Field::new("max_t", DataType::Int64, false),
+        Field::new("sample_offset", DataType::UInt64, false),
+        Field::new("sample_count", DataType::UInt64, false),
+        Field::new("histogram_offset", DataType::UInt64, false),
+        Field::new("histogram_count", DataType::UInt64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from(ids)),
+        Arc::new(labels),
+        Arc::new(names.finish()),
+        Arc::new(Int64Array::from(min_ts)),
+        Arc::new(Int64Array::from(max_ts)),
+        Arc::new(UInt64Array::from(sample_offsets)),
+        Arc::new(UInt64Array::from(sample_counts)),
+        Arc::new(UInt64Array::from(histogram_offsets)),
+        Arc::new(UInt64Array::from(histogram_counts)),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| e.to_string())?;
+    let props = base_properties().set_max_row_group_row_count(Some(BATCH_ROWS)).build();
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(|e| e.to_string())?;
+    writer.write(&batch).map_err(|e| e.to_string())?;
+    writer.into_inner().map_err(|e| e.to_string())
+}
+
+/// Decodes `series.parquet`. Everything is checked: a corrupt file is an error, never a
+/// panic, and labels are re-normalised rather than trusted to be sorted.
+pub fn decode_series_index(bytes: Bytes) -> Result<SeriesIndex, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
+        .map_err(|e| e.to_string())?;
+    let mut entries = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        decode_series_batch(&batch, &mut entries)?;
+    }
+    Ok(SeriesIndex { entries })
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| format!("column {name} missing or of the wrong type"))
+}
+
+fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> Result<(), String> {
+    let ids = column::<PrimitiveArray<UInt32Type>>(batch, "series_id")?;
+    let labels = batch
+        .column_by_name("labels")
+        .and_then(|c| c.as_map_opt())
+        .ok_or("column labels missing or not a map")?;
+    let keys = labels
+        .keys()
+        .as_string_opt::<i32>()
+        .ok_or("label names are not strings")?;
+    let values = labels
+        .values()
+        .as_string_opt::<i32>()
+        .ok_or("label values are not strings")?;
+    let min_ts = column::<PrimitiveArray<Int64Type>>(batch, "min_t")?;
+    let max_ts = column::<PrimitiveArray<Int64Type>>(batch, "max_t")?;
+    let sample_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "sample_offset")?;
+    let sample_counts = column::<PrimitiveArray<UInt64Type>>(batch, "sample_count")?;
+    let histogram_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_offset")?;
+    let histogram_counts = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_count")?;
+    let offsets = labels.value_offsets();
+    for row in 0..batch.num_rows() {
+        if ids.is_null(row) || ids.value(row) as usize != entries.len() {
+            return Err(format!("series ids are not consecutive at row {row}"));
+        }
+        let (Some(&start), Some(&end)) = (offsets.get(row), offsets.get(row + 1)) else {
+            return Err("label offsets out of range".into());
+        };
+        let (start, end) = (usize::try_from(start).unwrap_or(0), usize::try_from(end).unwrap_or(0));
+        if start > end || end > keys.len() || end > values.len() {
+            return Err("label offsets out of range".into());
+        }
+        let pairs: Vec<Label> = (start..end)
+            .filter(|&i| !keys.is_null(i) && !values.is_null(i))
+            .map(|i| Label::new(keys.value(i), values.value(i)))
+            .collect();
+        let labels = Labels::from_pairs(pairs.into_iter().map(|l| (l.name, l.value)));
+        entries.push(SeriesEntry {
+            labels,
+            min_t: min_ts.value(row),
+            max_t: max_ts.value(row),
+            sample_offset: sample_offsets.value(row),
+            sample_count: sample_counts.value(row),
+            histogram_offset: histogram_offsets.value(row),
+            histogram_count: histogram_counts.value(row),
+        });
+    }
+    Ok(())
+}
