@@ -93,6 +93,8 @@ async fn append_select_reopen_select() {
             .await,
         Err(StorageError::ShuttingDown)
     ));
+    // A closed store still holds the block cache's lock until it is dropped.
+    drop(storage);
     let storage = Storage::open(config(tmp.path())).await.unwrap();
     let after = sample_bits(&all(&storage, "t1").await);
     assert_eq!(after.len(), 3);
