@@ -1,0 +1,340 @@
+//! Function calls: picks the arguments (vectors, windows, scalars, strings) and hands the
+//! numbers to `functions::*`; the functions that work on labels or whole vectors live here.
+
+use crate::promql::eval::Evaluator;
+use crate::promql::functions::{histogram, math, range};
+use crate::promql::plan::matcher_sets;
+use crate::promql::types::{Sample, Series, Val};
+use crate::promql::{PromqlError, labels_fns};
+use crate::storage::{Labels, MatchOp};
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{Call, Expr};
+
+pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlError> {
+    let name = call.func.name;
+    let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+    match name {
+        "time" => return Ok(Val::Scalar(ts as f64 / 1000.0)),
+        "pi" => return Ok(Val::Scalar(std::f64::consts::PI)),
+        "start" => return Ok(Val::Scalar(ev.times.start as f64 / 1000.0)),
+        "end" => return Ok(Val::Scalar(ev.times.end as f64 / 1000.0)),
+        "vector" => {
+            let v = scalar_arg(ev, &args, 0, ts)?;
+            return Ok(Val::Vector(vec![Sample {
+                metric: Labels::empty(),
+                t: ts,
+                f: v,
+                drop_name: false,
+            }]));
+        }
+        "scalar" => {
+            let vec = vector_arg(ev, &args, 0, ts)?;
+            return Ok(Val::Scalar(match vec.as_slice() {
+                [only] => only.f,
+                _ => f64::NAN,
+            }));
+        }
+        "timestamp" => return timestamp(ev, &args, ts),
+        "absent" => return absent(ev, &args, ts),
+        "absent_over_time" => return absent_over_time(ev, &args, ts),
+        "label_replace" => return labels_fns::label_replace(ev, &args, ts),
+        "label_join" => return labels_fns::label_join(ev, &args, ts),
+        "sort" | "sort_desc" => return labels_fns::sort_by_value(ev, name, &args, ts),
+        "sort_by_label" | "sort_by_label_desc" => return labels_fns::sort_by_label(ev, name, &args, ts),
+        "histogram_quantile" => return histogram_quantile(ev, &args, ts),
+        "histogram_fraction" | "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" | "start_timestamp" => {
+            // Native-histogram functions: float samples yield nothing.
+            for (i, a) in args.iter().enumerate() {
+                if a.value_type() == ValueType::Vector {
+                    let _ = vector_arg(ev, &args, i, ts)?;
+                }
+            }
+            return Ok(Val::Vector(Vec::new()));
+        }
+        _ => {}
+    }
+    if call.func.arg_types.contains(&ValueType::Matrix) {
+        return range_call(ev, name, &args, ts);
+    }
+    elementwise_call(ev, name, &args, ts)
+}
+
+pub fn scalar_arg(ev: &mut Evaluator<'_>, args: &[&Expr], i: usize, ts: i64) -> Result<f64, PromqlError> {
+    let Some(expr) = args.get(i) else {
+        return Err(PromqlError::Execution("missing scalar argument".into()));
+    };
+    match ev.eval(expr, ts)? {
+        Val::Scalar(v) => Ok(v),
+        other => Err(PromqlError::Execution(format!(
+            "expected scalar argument, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+pub fn vector_arg(ev: &mut Evaluator<'_>, args: &[&Expr], i: usize, ts: i64) -> Result<Vec<Sample>, PromqlError> {
+    let Some(expr) = args.get(i) else {
+        return Err(PromqlError::Execution("missing vector argument".into()));
+    };
+    match ev.eval(expr, ts)? {
+        Val::Vector(v) => Ok(v),
+        other => Err(PromqlError::Execution(format!(
+            "expected instant vector argument, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+pub fn string_arg(args: &[&Expr], i: usize) -> Result<String, PromqlError> {
+    let mut expr = args.get(i).copied();
+    while let Some(Expr::Paren(p)) = expr {
+        expr = Some(&p.expr);
+    }
+    match expr {
+        Some(Expr::StringLiteral(s)) => Ok(s.val.clone()),
+        _ => Err(PromqlError::Execution("expected string literal argument".into())),
+    }
+}
+
+fn matrix_arg(ev: &mut Evaluator<'_>, args: &[&Expr], i: usize, ts: i64) -> Result<Vec<Series>, PromqlError> {
+    let Some(expr) = args.get(i) else {
+        return Err(PromqlError::Execution("missing range vector argument".into()));
+    };
+    match ev.eval(expr, ts)? {
+        Val::Matrix(m) => Ok(m),
+        other => Err(PromqlError::Execution(format!(
+            "expected range vector argument, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn unwrap_parens<'e>(mut expr: &'e Expr) -> &'e Expr {
+    while let Expr::Paren(p) = expr {
+        expr = &p.expr;
+    }
+    expr
+}
+
+fn timestamp(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
+    let vec = match args.first().map(|a| unwrap_parens(a)) {
+        Some(Expr::VectorSelector(vs)) => ev.select_vector(vs, ts)?,
+        _ => vector_arg(ev, args, 0, ts)?
+            .into_iter()
+            .map(|mut s| {
+                s.t = ts;
+                s
+            })
+            .collect(),
+    };
+    Ok(Val::Vector(
+        vec.into_iter()
+            .map(|s| Sample {
+                metric: s.metric,
+                t: ts,
+                f: s.t as f64 / 1000.0,
+                drop_name: true,
+            })
+            .collect(),
+    ))
+}
+
+/// The labels `absent()` gives its output: the selector's equality matchers, except names
+/// matched twice.
+fn absent_labels(expr: &Expr) -> Labels {
+    let vs = match unwrap_parens(expr) {
+        Expr::VectorSelector(vs) => vs,
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return Labels::empty(),
+    };
+    let Ok(sets) = matcher_sets(vs) else {
+        return Labels::empty();
+    };
+    let mut labels = Labels::empty();
+    let mut seen: Vec<String> = Vec::new();
+    if let Some(set) = sets.first() {
+        for m in set {
+            if m.name == crate::storage::METRIC_NAME {
+                continue;
+            }
+            if m.op == MatchOp::Equal && !seen.contains(&m.name) {
+                labels.set(&m.name, &m.value);
+                seen.push(m.name.clone());
+            } else {
+                labels.remove(&m.name);
+            }
+        }
+    }
+    labels
+}
+
+fn absent(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
+    let vec = vector_arg(ev, args, 0, ts)?;
+    if !vec.is_empty() {
+        return Ok(Val::Vector(Vec::new()));
+    }
+    let metric = args.first().map(|a| absent_labels(a)).unwrap_or_default();
+    Ok(Val::Vector(vec![Sample {
+        metric,
+        t: ts,
+        f: 1.0,
+        drop_name: true,
+    }]))
+}
+
+fn absent_over_time(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
+    let m = matrix_arg(ev, args, 0, ts)?;
+    if m.iter().any(|s| !s.points.is_empty()) {
+        return Ok(Val::Vector(Vec::new()));
+    }
+    let metric = args.first().map(|a| absent_labels(a)).unwrap_or_default();
+    Ok(Val::Vector(vec![Sample {
+        metric,
+        t: ts,
+        f: 1.0,
+        drop_name: true,
+    }]))
+}
+
+fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
+    let mut scalars = Vec::new();
+    let mut matrix_index = None;
+    for (i, a) in args.iter().enumerate() {
+        if a.value_type() == ValueType::Matrix && matrix_index.is_none() {
+            matrix_index = Some(i);
+        } else {
+            scalars.push(scalar_arg(ev, args, i, ts)?);
+        }
+    }
+    let Some(mi) = matrix_index else {
+        return Err(PromqlError::Execution(format!("{name} needs a range vector argument")));
+    };
+    let Some(range_expr) = args.get(mi) else {
+        return Err(PromqlError::Execution(format!("{name} needs a range vector argument")));
+    };
+    let (range_start, range_end) = ev.range_window(range_expr, ts);
+    let matrix = matrix_arg(ev, args, mi, ts)?;
+    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
+    let mut out = Vec::with_capacity(matrix.len());
+    for series in matrix {
+        let window = range::RangeWindow {
+            points: &series.points,
+            range_start,
+            range_end,
+        };
+        let value = range::call(name, window, &scalars).map_err(PromqlError::Execution)?;
+        if let Some(f) = value {
+            out.push(Sample {
+                metric: series.metric,
+                t: ts,
+                f,
+                drop_name: series.drop_name || !keeps_name,
+            });
+        }
+    }
+    Ok(Val::Vector(out))
+}
+
+fn elementwise_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
+    let mut vector: Option<Vec<Sample>> = None;
+    let mut scalars = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if a.value_type() == ValueType::Vector && vector.is_none() {
+            vector = Some(vector_arg(ev, args, i, ts)?);
+        } else {
+            scalars.push(scalar_arg(ev, args, i, ts)?);
+        }
+    }
+    let vector = match vector {
+        Some(v) => v,
+        // Calendar functions without an argument read `vector(time())`.
+        None => vec![Sample {
+            metric: Labels::empty(),
+            t: ts,
+            f: ts as f64 / 1000.0,
+            drop_name: false,
+        }],
+    };
+    let mut out = Vec::with_capacity(vector.len());
+    for s in vector {
+        if let Some(f) = math::call(name, s.f, &scalars) {
+            out.push(Sample {
+                metric: s.metric,
+                t: ts,
+                f,
+                drop_name: true,
+            });
+        }
+    }
+    Ok(Val::Vector(out))
+}
+
+fn histogram_quantile(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
+    let q = scalar_arg(ev, args, 0, ts)?;
+    let input = vector_arg(ev, args, 1, ts)?;
+    if q.is_nan() || !(0.0..=1.0).contains(&q) {
+        ev.annotations.warn(format!(
+            "PromQL warning: quantile value should be between 0 and 1, got {}",
+            crate::promql::format_go_float(q)
+        ));
+    }
+    let mut order: Vec<Labels> = Vec::new();
+    let mut groups: std::collections::HashMap<Labels, (Labels, Vec<histogram::Bucket>)> =
+        std::collections::HashMap::new();
+    for s in input {
+        let le = s.metric.get("le").unwrap_or("");
+        let Some(upper_bound) = parse_go_float(le) else {
+            ev.annotations.warn(format!(
+                "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {:?}",
+                s.metric.metric_name().unwrap_or("")
+            ));
+            continue;
+        };
+        let mut key = s.metric.clone();
+        key.remove("le");
+        let entry = groups.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            (key, Vec::new())
+        });
+        entry.1.push(histogram::Bucket {
+            upper_bound,
+            count: s.f,
+        });
+    }
+    let mut out = Vec::new();
+    for key in order {
+        let Some((metric, mut buckets)) = groups.remove(&key) else {
+            continue;
+        };
+        let (f, notes) = histogram::bucket_quantile(q, &mut buckets);
+        if notes.forced_monotonicity {
+            ev.annotations.info(format!(
+                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
+                metric.metric_name().unwrap_or("")
+            ));
+        }
+        out.push(Sample {
+            metric,
+            t: ts,
+            f,
+            drop_name: true,
+        });
+    }
+    Ok(Val::Vector(out))
+}
+
+/// Go's `strconv.ParseFloat` for the forms bucket bounds use (`+Inf`, `1e3`, `0x10`…).
+pub fn parse_go_float(s: &str) -> Option<f64> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "+inf" | "inf" | "+infinity" | "infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if t.is_empty() || t != s {
+        return None;
+    }
+    t.replace('_', "").parse::<f64>().ok()
+}
