@@ -7,5 +7,7 @@
 pub mod calendar;
 pub mod histogram;
 pub mod math;
+mod over_time;
 pub mod range;
+mod rate;
 pub mod stats;
