@@ -1,7 +1,7 @@
 //! The `*_over_time` aggregations and `changes`/`resets`: one value from all float points
 //! of a window, with Prometheus' NaN and overflow behaviour.
 
-use super::stats::{kahan_sum_inc, quantile};
+use super::stats::{Mean, kahan_sum_inc, quantile};
 
 /// Number of times the value changed; NaN followed by NaN is no change.
 pub(super) fn changes(points: &[(i64, f64)]) -> f64 {
@@ -30,34 +30,13 @@ pub(super) fn sum_over_time(points: &[(i64, f64)]) -> f64 {
     if sum.is_infinite() { sum } else { sum + c }
 }
 
-/// Mean by Kahan-compensated direct summation while the sum stays finite, switching to an
-/// incremental mean once it would overflow — Prometheus' compromise between the accuracy of
-/// the direct mean and the range of the incremental one (prometheus/prometheus#16714).
+/// Same running mean as the `avg` aggregation (see [`Mean`]).
 pub(super) fn avg_over_time(points: &[(i64, f64)]) -> f64 {
-    let Some((&(_, first), rest)) = points.split_first() else {
-        return f64::NAN;
-    };
-    let mut sum = first;
-    let mut count = 1.0;
-    let mut mean = 0.0;
-    let mut c = 0.0;
-    let mut incremental = false;
-    for (i, &(_, v)) in rest.iter().enumerate() {
-        count = (i + 2) as f64;
-        if !incremental {
-            let (new_sum, new_c) = kahan_sum_inc(v, sum, c);
-            if !new_sum.is_infinite() {
-                (sum, c) = (new_sum, new_c);
-                continue;
-            }
-            incremental = true;
-            mean = sum / (count - 1.0);
-            c /= count - 1.0;
-        }
-        let q = (count - 1.0) / count;
-        (mean, c) = kahan_sum_inc(v / count, q * mean, q * c);
+    let mut mean = Mean::new();
+    for &(_, v) in points {
+        mean.add(v);
     }
-    if incremental { mean + c } else { sum / count + c / count }
+    mean.value()
 }
 
 /// The point chosen by `better(current, best)` scanning left to right, as (timestamp,

@@ -23,6 +23,65 @@ pub fn kahan_sum_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
+/// Running arithmetic mean as Prometheus computes both the `avg` aggregation and
+/// `avg_over_time`: a Kahan-compensated direct sum while it stays finite, switching to an
+/// incremental mean once the sum would overflow. The direct mean is usually the more
+/// accurate one; the incremental one survives inputs near `f64::MAX`
+/// (prometheus/prometheus#16714).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mean {
+    count: f64,
+    sum: f64,
+    mean: f64,
+    c: f64,
+    incremental: bool,
+}
+
+impl Mean {
+    pub fn new() -> Self {
+        Mean::default()
+    }
+
+    pub fn add(&mut self, v: f64) {
+        if self.count == 0.0 {
+            self.count = 1.0;
+            self.sum = v;
+            return;
+        }
+        self.count += 1.0;
+        let count = self.count;
+        if !self.incremental {
+            let (new_sum, new_c) = kahan_sum_inc(v, self.sum, self.c);
+            if !new_sum.is_infinite() {
+                (self.sum, self.c) = (new_sum, new_c);
+                return;
+            }
+            self.incremental = true;
+            self.mean = self.sum / (count - 1.0);
+            self.c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (self.mean, self.c) = kahan_sum_inc(v / count, q * self.mean, q * self.c);
+    }
+
+    /// Number of values added so far.
+    pub fn count(&self) -> f64 {
+        self.count
+    }
+
+    /// The mean of the values added so far; NaN before the first.
+    pub fn value(&self) -> f64 {
+        if self.count == 0.0 {
+            return f64::NAN;
+        }
+        if self.incremental {
+            self.mean + self.c
+        } else {
+            self.sum / self.count + self.c / self.count
+        }
+    }
+}
+
 /// The φ-quantile of `values` (any order) as Prometheus' `quantile` aggregation and
 /// `quantile_over_time` compute it: NaN for an empty set, -Inf for q<0, +Inf for q>1.
 ///
@@ -217,6 +276,29 @@ mod tests {
         let v = 1.5990505637277868;
         assert_eq!(variance([v, v, v]), 0.0);
         assert!(variance([]).is_nan());
+    }
+
+    #[test]
+    fn mean_switches_to_incremental_on_overflow() {
+        let mut m = Mean::new();
+        assert!(m.value().is_nan());
+        for v in [1.0, 2.0, 3.0, 4.0, 5.0] {
+            m.add(v);
+        }
+        assert_eq!((m.value(), m.count()), (3.0, 5.0));
+
+        let big = 1e308;
+        let mut m = Mean::new();
+        for v in [big, big, big] {
+            m.add(v);
+        }
+        assert_eq!(m.value(), big);
+
+        let mut m = Mean::new();
+        for v in [1.0, 1e100, 1.0, -1e100] {
+            m.add(v);
+        }
+        assert_eq!(m.value(), 0.5);
     }
 
     #[test]
