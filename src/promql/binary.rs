@@ -275,11 +275,8 @@ fn vector_binop(
     }
     let swapped = m.card == Card::OneToMany;
     let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
-    let (fill_for_missing_rhs, fill_for_missing_lhs) = if swapped {
-        (m.fill_lhs, m.fill_rhs)
-    } else {
-        (m.fill_rhs, m.fill_lhs)
-    };
+    // Prometheus applies the fill values to the sides as swapped for `group_right`.
+    let (fill_for_missing_rhs, fill_for_missing_lhs) = (m.fill_rhs, m.fill_lhs);
 
     let mut right: HashMap<Labels, Sample> = HashMap::new();
     for rs in &rhs {

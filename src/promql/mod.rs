@@ -230,11 +230,7 @@ fn finish_vector(vec: Vec<types::Sample>, ts: i64) -> Result<Vec<InstantSample>,
     let mut out = Vec::with_capacity(vec.len());
     let mut seen = std::collections::HashSet::with_capacity(vec.len());
     for s in vec {
-        let metric = if s.drop_name {
-            s.metric.without_metric_name()
-        } else {
-            s.metric
-        };
+        let metric = if s.drop_name { drop_metadata(s.metric) } else { s.metric };
         if !seen.insert(metric.clone()) {
             return Err(PromqlError::Execution(labels_fns::DUPLICATE_LABELSET.into()));
         }
@@ -246,11 +242,7 @@ fn finish_vector(vec: Vec<types::Sample>, ts: i64) -> Result<Vec<InstantSample>,
 fn finish_matrix(mat: Vec<types::Series>) -> Result<Vec<RangeSeries>, PromqlError> {
     let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for s in mat {
-        let metric = if s.drop_name {
-            s.metric.without_metric_name()
-        } else {
-            s.metric
-        };
+        let metric = if s.drop_name { drop_metadata(s.metric) } else { s.metric };
         let entry = merged.entry(metric).or_default();
         if !entry.is_empty() {
             let mut times: std::collections::HashSet<i64> = entry.iter().map(|p| p.0).collect();
@@ -265,6 +257,14 @@ fn finish_matrix(mat: Vec<types::Series>) -> Result<Vec<RangeSeries>, PromqlErro
         .into_iter()
         .map(|(metric, floats)| RangeSeries { metric, floats })
         .collect())
+}
+
+/// Removes the metric name and the metadata labels that travel with it.
+fn drop_metadata(mut labels: Labels) -> Labels {
+    labels.remove(crate::storage::METRIC_NAME);
+    labels.remove("__type__");
+    labels.remove("__unit__");
+    labels
 }
 
 /// Go's `%g`-style rendering of a float for annotation texts.

@@ -226,15 +226,23 @@ pub fn parse_values(s: &str) -> Option<(Vec<Point>, bool)> {
     let mut rest = s.trim();
     while !rest.is_empty() {
         if rest.starts_with("{{") {
+            // A native histogram, possibly with an expansion (`{{…}}+{{…}}x3`): skip the
+            // whole token, whitespace inside braces included.
             native = true;
-            let end = rest.find("}}")?;
-            rest = rest.get(end + 2..)?.trim_start();
-            // Skip an `x`/`+` expansion after a histogram.
-            if let Some(next) = rest.split_whitespace().next()
-                && (next.starts_with('x') || next.starts_with('+') || next.starts_with('-'))
-            {
-                rest = rest.get(next.len()..)?.trim_start();
+            let mut depth = 0i32;
+            let mut end = rest.len();
+            for (i, c) in rest.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    c if c.is_whitespace() && depth == 0 => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
             }
+            rest = rest.get(end..)?.trim_start();
             continue;
         }
         let token_end = rest.find(char::is_whitespace).unwrap_or(rest.len());

@@ -23,10 +23,16 @@ struct FileReport {
 }
 
 fn scripts_dir() -> PathBuf {
-    let shared = std::env::var("HEIMSIGHT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    shared.join("compat/promql")
+    if let Ok(dir) = std::env::var("HEIMSIGHT_SHARED_DIR") {
+        return PathBuf::from(dir).join("compat/promql");
+    }
+    // `../shared` from the crate; a git worktree one level deeper finds it at `../../shared`.
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let near = crate_dir.join("../shared/compat/promql");
+    if near.is_dir() {
+        return near;
+    }
+    crate_dir.join("../../shared/compat/promql")
 }
 
 fn almost_equal(a: f64, b: f64) -> bool {
@@ -272,25 +278,32 @@ fn run_file(rt: &tokio::runtime::Runtime, name: &str, text: &str) -> FileReport 
     });
     let mut store = MemorySeriesSet::new();
     let all_native = name == "native_histograms.test";
-    let mut native_loaded = false;
+    // Names of series loaded as native histograms since the last `clear`.
+    let mut native_names: Vec<String> = Vec::new();
     for cmd in cmds {
         match cmd {
             Command::Clear => {
                 store.clear();
-                native_loaded = false;
+                native_names.clear();
             }
             Command::Load {
                 interval,
                 series,
                 with_nhcb,
             } => {
-                if with_nhcb || series.iter().any(|s| s.native) {
-                    native_loaded = true;
+                for s in &series {
+                    let Some(name) = s.labels.metric_name() else { continue };
+                    if s.native {
+                        native_names.push(name.to_string());
+                    }
+                    if with_nhcb && let Some(base) = name.strip_suffix("_bucket") {
+                        native_names.push(base.to_string());
+                    }
                 }
                 load(&mut store, interval, &series);
             }
             Command::Eval(eval) => {
-                if all_native || native_loaded || eval.native {
+                if all_native || eval.native || mentions_any(&eval.query, &native_names) {
                     report.skipped += 1;
                     continue;
                 }
@@ -307,6 +320,18 @@ fn run_file(rt: &tokio::runtime::Runtime, name: &str, text: &str) -> FileReport 
         }
     }
     report
+}
+
+/// Whether `query` names one of `names` as a whole identifier.
+fn mentions_any(query: &str, names: &[String]) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    names.iter().any(|name| {
+        query.match_indices(name.as_str()).any(|(i, _)| {
+            let before = query[..i].chars().next_back();
+            let after = query[i + name.len()..].chars().next();
+            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+        })
+    })
 }
 
 fn read_baseline(path: &PathBuf) -> BTreeMap<String, usize> {
