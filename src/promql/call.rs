@@ -18,6 +18,21 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlE
         "pi" => return Ok(Val::Scalar(std::f64::consts::PI)),
         "start" => return Ok(Val::Scalar(ev.times.start as f64 / 1000.0)),
         "end" => return Ok(Val::Scalar(ev.times.end as f64 / 1000.0)),
+        "step" => return Ok(Val::Scalar(ev.times.step as f64 / 1000.0)),
+        "range" => return Ok(Val::Scalar((ev.times.end - ev.times.start) as f64 / 1000.0)),
+        "min_of" | "max_of" => {
+            let a = scalar_arg(ev, &args, 0, ts)?;
+            let b = scalar_arg(ev, &args, 1, ts)?;
+            // Go's math.Min/Max: NaN wins.
+            let v = if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else if name == "min_of" {
+                a.min(b)
+            } else {
+                a.max(b)
+            };
+            return Ok(Val::Scalar(v));
+        }
         "vector" => {
             let v = scalar_arg(ev, &args, 0, ts)?;
             return Ok(Val::Vector(vec![Sample {
@@ -225,6 +240,11 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
         return Err(PromqlError::Execution(format!("{name} needs a range vector argument")));
     };
     let (range_start, range_end) = ev.range_window(range_expr, ts);
+    if name == "quantile_over_time"
+        && let Some(&q) = scalars.first()
+    {
+        warn_quantile(ev, q);
+    }
     let matrix = matrix_arg(ev, args, mi, ts)?;
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let check_counter = matches!(name, "rate" | "increase") && matches!(range_expr, Expr::MatrixSelector(_));
@@ -235,7 +255,7 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
             range_start,
             range_end,
         };
-        let value = range::call(name, window, &scalars).map_err(PromqlError::Execution)?;
+        let value = range::call_at(name, window, &scalars, ts).map_err(PromqlError::Execution)?;
         if let Some(f) = value {
             if check_counter
                 && let Some(metric_name) = series.metric.metric_name()

@@ -95,7 +95,7 @@ impl Engine {
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
         let expr = parse(query)?;
-        let times = self.times(ts_ms, ts_ms, opts);
+        let times = self.times(ts_ms, ts_ms, 0, opts);
         let deadline = self.deadline(opts);
         let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
         let mut ev = Evaluator {
@@ -148,7 +148,7 @@ impl Engine {
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
             ));
         }
-        let times = self.times(start_ms, end_ms, opts);
+        let times = self.times(start_ms, end_ms, step_ms, opts);
         let deadline = self.deadline(opts);
         let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
         let mut ev = Evaluator {
@@ -200,10 +200,11 @@ impl Engine {
         })
     }
 
-    fn times(&self, start: i64, end: i64, opts: &QueryOptions) -> QueryTimes {
+    fn times(&self, start: i64, end: i64, step: i64, opts: &QueryOptions) -> QueryTimes {
         QueryTimes {
             start,
             end,
+            step,
             lookback: opts
                 .lookback_delta_ms
                 .filter(|l| *l > 0)

@@ -24,6 +24,8 @@ pub type Fetched = HashMap<usize, Vec<RawSeries>>;
 pub struct QueryTimes {
     pub start: i64,
     pub end: i64,
+    /// The range query's step (0 for an instant query), for `step()`.
+    pub step: i64,
     pub lookback: i64,
 }
 

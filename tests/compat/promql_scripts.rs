@@ -278,13 +278,13 @@ fn run_file(rt: &tokio::runtime::Runtime, name: &str, text: &str) -> FileReport 
     });
     let mut store = MemorySeriesSet::new();
     let all_native = name == "native_histograms.test";
-    // Names of series loaded as native histograms since the last `clear`.
-    let mut native_names: Vec<String> = Vec::new();
+    // Label sets of series loaded as native histograms since the last `clear`.
+    let mut native_series: Vec<Labels> = Vec::new();
     for cmd in cmds {
         match cmd {
             Command::Clear => {
                 store.clear();
-                native_names.clear();
+                native_series.clear();
             }
             Command::Load {
                 interval,
@@ -292,18 +292,20 @@ fn run_file(rt: &tokio::runtime::Runtime, name: &str, text: &str) -> FileReport 
                 with_nhcb,
             } => {
                 for s in &series {
-                    let Some(name) = s.labels.metric_name() else { continue };
                     if s.native {
-                        native_names.push(name.to_string());
+                        native_series.push(s.labels.clone());
                     }
-                    if with_nhcb && let Some(base) = name.strip_suffix("_bucket") {
-                        native_names.push(base.to_string());
+                    if with_nhcb && let Some(base) = s.labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) {
+                        let mut labels = s.labels.clone();
+                        labels.remove("le");
+                        labels.set("__name__", base);
+                        native_series.push(labels);
                     }
                 }
                 load(&mut store, interval, &series);
             }
             Command::Eval(eval) => {
-                if all_native || eval.native || mentions_any(&eval.query, &native_names) {
+                if all_native || eval.native || selects_any(&eval.query, &native_series) {
                     report.skipped += 1;
                     continue;
                 }
@@ -322,16 +324,60 @@ fn run_file(rt: &tokio::runtime::Runtime, name: &str, text: &str) -> FileReport 
     report
 }
 
-/// Whether `query` names one of `names` as a whole identifier.
-fn mentions_any(query: &str, names: &[String]) -> bool {
-    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
-    names.iter().any(|name| {
-        query.match_indices(name.as_str()).any(|(i, _)| {
-            let before = query[..i].chars().next_back();
-            let after = query[i + name.len()..].chars().next();
-            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
-        })
-    })
+/// Whether any selector of `query` matches one of the native-histogram series.
+fn selects_any(query: &str, native: &[Labels]) -> bool {
+    if native.is_empty() {
+        return false;
+    }
+    let Ok(expr) = promql_parser::parser::parse(query) else {
+        return false;
+    };
+    let mut selectors = Vec::new();
+    collect_selectors(&expr, &mut selectors);
+    selectors
+        .iter()
+        .any(|vs| native.iter().any(|labels| selector_matches(vs, labels)))
+}
+
+fn collect_selectors<'a>(
+    expr: &'a promql_parser::parser::Expr,
+    out: &mut Vec<&'a promql_parser::parser::VectorSelector>,
+) {
+    use promql_parser::parser::Expr;
+    match expr {
+        Expr::VectorSelector(vs) => out.push(vs),
+        Expr::MatrixSelector(ms) => out.push(&ms.vs),
+        Expr::Subquery(sq) => collect_selectors(&sq.expr, out),
+        Expr::Aggregate(a) => {
+            collect_selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                collect_selectors(p, out);
+            }
+        }
+        Expr::Unary(u) => collect_selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            collect_selectors(&b.lhs, out);
+            collect_selectors(&b.rhs, out);
+        }
+        Expr::Paren(p) => collect_selectors(&p.expr, out),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_selectors(a, out)),
+        _ => {}
+    }
+}
+
+fn selector_matches(vs: &promql_parser::parser::VectorSelector, labels: &Labels) -> bool {
+    if let Some(name) = &vs.name
+        && labels.metric_name() != Some(name.as_str())
+    {
+        return false;
+    }
+    let get = |n: &str| labels.get(n).unwrap_or("");
+    let all = |ms: &[promql_parser::label::Matcher]| ms.iter().all(|m| m.is_match(get(&m.name)));
+    if vs.matchers.or_matchers.is_empty() {
+        all(&vs.matchers.matchers)
+    } else {
+        all(&vs.matchers.matchers) && vs.matchers.or_matchers.iter().any(|alt| all(alt))
+    }
 }
 
 fn read_baseline(path: &PathBuf) -> BTreeMap<String, usize> {
