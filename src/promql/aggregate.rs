@@ -151,13 +151,11 @@ fn reduce(
     input: Vec<Sample>,
     agg: &AggregateExpr,
 ) -> Result<Val, PromqlError> {
-    if op == "quantile" {
-        if param.is_nan() || !(0.0..=1.0).contains(&param) {
-            ev.annotations.warn(format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
-                crate::promql::format_go_float(param)
-            ));
-        }
+    if op == "quantile" && (param.is_nan() || !(0.0..=1.0).contains(&param)) {
+        ev.annotations.warn(format!(
+            "PromQL warning: quantile value should be between 0 and 1, got {}",
+            crate::promql::format_go_float(param)
+        ));
     }
     let mut order: Vec<Labels> = Vec::new();
     let mut groups: HashMap<Labels, Group> = HashMap::new();
@@ -301,7 +299,7 @@ fn select_k(
         if param == 0.0 {
             return Ok(Val::Vector(Vec::new()));
         }
-        if param > 1.0 || param < -1.0 {
+        if !(-1.0..=1.0).contains(&param) {
             ev.annotations.warn(format!(
                 "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
                 crate::promql::format_go_float(param),
@@ -405,5 +403,18 @@ fn ratio_sample(ratio: f64, metric: &Labels) -> bool {
         offset < ratio
     } else {
         offset >= 1.0 + ratio
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_values_labels_use_go_float_text() {
+        assert_eq!(format_float_plain(1.0), "1");
+        assert_eq!(format_float_plain(0.5), "0.5");
+        assert_eq!(format_float_plain(f64::INFINITY), "+Inf");
+        assert_eq!(format_float_plain(1e21), "1000000000000000000000");
     }
 }

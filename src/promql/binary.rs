@@ -372,3 +372,17 @@ fn vector_binop(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_filter_and_arithmetic_follows_ieee() {
+        assert_eq!(elem_binop(">", 2.0, 1.0), (2.0, true));
+        assert_eq!(elem_binop("<", 2.0, 1.0), (2.0, false));
+        assert_eq!(scalar_binop("%", -7.0, 3.0), -1.0);
+        assert!(scalar_binop("/", 0.0, 0.0).is_nan());
+        assert_eq!(scalar_binop("^", 2.0, 10.0), 1024.0);
+    }
+}

@@ -2,10 +2,10 @@
 //! numbers to `functions::*`; the functions that work on labels or whole vectors live here.
 
 use crate::promql::eval::Evaluator;
-use crate::promql::functions::{histogram, math, range};
+use crate::promql::functions::{math, range};
 use crate::promql::plan::matcher_sets;
 use crate::promql::types::{Sample, Series, Val};
-use crate::promql::{PromqlError, labels_fns};
+use crate::promql::{PromqlError, histograms, labels_fns};
 use crate::storage::{Labels, MatchOp};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{Call, Expr};
@@ -65,9 +65,9 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlE
     match name {
         "sort" | "sort_desc" => return labels_fns::sort_by_value(ev, name, &args, ts),
         "sort_by_label" | "sort_by_label_desc" => return labels_fns::sort_by_label(ev, name, &args, ts),
-        "histogram_quantile" => return histogram_quantile(ev, &args, ts),
-        "histogram_quantiles" => return histogram_quantiles(ev, &args, ts),
-        "histogram_fraction" => return histogram_fraction(ev, &args, ts),
+        "histogram_quantile" => return histograms::histogram_quantile(ev, &args, ts),
+        "histogram_quantiles" => return histograms::histogram_quantiles(ev, &args, ts),
+        "histogram_fraction" => return histograms::histogram_fraction(ev, &args, ts),
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar"
         | "start_timestamp" => {
             // Native-histogram functions: float samples yield nothing.
@@ -136,7 +136,7 @@ fn matrix_arg(ev: &mut Evaluator<'_>, args: &[&Expr], i: usize, ts: i64) -> Resu
     }
 }
 
-fn unwrap_parens<'e>(mut expr: &'e Expr) -> &'e Expr {
+fn unwrap_parens(mut expr: &Expr) -> &Expr {
     while let Expr::Paren(p) = expr {
         expr = &p.expr;
     }
@@ -243,7 +243,7 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
     if name == "quantile_over_time"
         && let Some(&q) = scalars.first()
     {
-        warn_quantile(ev, q);
+        histograms::warn_quantile(ev, q);
     }
     let matrix = matrix_arg(ev, args, mi, ts)?;
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
@@ -310,130 +310,6 @@ fn elementwise_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64)
         }
     }
     Ok(Val::Vector(out))
-}
-
-/// Groups classic bucket series (`le` label) into histograms, warning about bad `le` values.
-fn group_buckets(ev: &mut Evaluator<'_>, input: Vec<Sample>) -> Vec<(Labels, Vec<histogram::Bucket>)> {
-    let mut order: Vec<Labels> = Vec::new();
-    let mut groups: std::collections::HashMap<Labels, Vec<histogram::Bucket>> = std::collections::HashMap::new();
-    for s in input {
-        let le = s.metric.get("le").unwrap_or("");
-        let Some(upper_bound) = parse_go_float(le) else {
-            let mut msg = format!("PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?}");
-            if let Some(name) = s.metric.metric_name() {
-                msg.push_str(&format!(" for metric name {name:?}"));
-            }
-            ev.annotations.warn(msg);
-            continue;
-        };
-        let mut key = s.metric.clone();
-        key.remove("le");
-        let entry = groups.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            Vec::new()
-        });
-        entry.push(histogram::Bucket {
-            upper_bound,
-            count: s.f,
-        });
-    }
-    order
-        .into_iter()
-        .filter_map(|key| groups.remove(&key).map(|b| (key, b)))
-        .collect()
-}
-
-fn warn_quantile(ev: &mut Evaluator<'_>, q: f64) {
-    if q.is_nan() || !(0.0..=1.0).contains(&q) {
-        ev.annotations.warn(format!(
-            "PromQL warning: quantile value should be between 0 and 1, got {}",
-            crate::promql::format_go_float(q)
-        ));
-    }
-}
-
-fn quantile_of(ev: &mut Evaluator<'_>, q: f64, metric: &Labels, buckets: &mut Vec<histogram::Bucket>) -> f64 {
-    let (f, notes) = histogram::bucket_quantile(q, buckets);
-    if notes.forced_monotonicity {
-        let mut msg = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
-        if let Some(name) = metric.metric_name() {
-            msg.push_str(&format!(" for metric name {name:?}"));
-        }
-        ev.annotations.info(msg);
-    }
-    f
-}
-
-fn histogram_quantile(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
-    let q = scalar_arg(ev, args, 0, ts)?;
-    let input = vector_arg(ev, args, 1, ts)?;
-    warn_quantile(ev, q);
-    let mut out = Vec::new();
-    for (metric, mut buckets) in group_buckets(ev, input) {
-        let f = quantile_of(ev, q, &metric, &mut buckets);
-        out.push(Sample {
-            metric,
-            t: ts,
-            f,
-            drop_name: true,
-        });
-    }
-    Ok(Val::Vector(out))
-}
-
-fn histogram_quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
-    let input = vector_arg(ev, args, 0, ts)?;
-    let label = string_arg(args, 1)?;
-    let mut qs = Vec::new();
-    for i in 2..args.len() {
-        let q = scalar_arg(ev, args, i, ts)?;
-        warn_quantile(ev, q);
-        qs.push(q);
-    }
-    let groups = group_buckets(ev, input);
-    let mut out = Vec::new();
-    for q in qs {
-        for (metric, buckets) in &groups {
-            let mut buckets = buckets.clone();
-            let f = quantile_of(ev, q, metric, &mut buckets);
-            let mut metric = metric.clone();
-            metric.set(&label, &format_open_metrics_float(q));
-            out.push(Sample {
-                metric,
-                t: ts,
-                f,
-                drop_name: true,
-            });
-        }
-    }
-    Ok(Val::Vector(out))
-}
-
-fn histogram_fraction(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
-    let lower = scalar_arg(ev, args, 0, ts)?;
-    let upper = scalar_arg(ev, args, 1, ts)?;
-    let input = vector_arg(ev, args, 2, ts)?;
-    let mut out = Vec::new();
-    for (metric, mut buckets) in group_buckets(ev, input) {
-        let f = histogram::bucket_fraction(lower, upper, &mut buckets);
-        out.push(Sample {
-            metric,
-            t: ts,
-            f,
-            drop_name: true,
-        });
-    }
-    Ok(Val::Vector(out))
-}
-
-/// Prometheus' `FormatOpenMetricsFloat`: Go formatting with `.0` added to integers.
-fn format_open_metrics_float(f: f64) -> String {
-    let s = crate::promql::format_go_float(f);
-    if s.contains('.') || s.contains('e') || s.contains("Inf") || s.contains("NaN") {
-        s
-    } else {
-        format!("{s}.0")
-    }
 }
 
 /// Go's `strconv.ParseFloat` for the forms bucket bounds use (`+Inf`, `1e3`, `0x10`…).

@@ -162,3 +162,15 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     }
     ca.len().cmp(&cb.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order_compares_digit_runs_as_numbers() {
+        assert_eq!(natural_cmp("a2", "a10"), Ordering::Less);
+        assert_eq!(natural_cmp("b1", "a10"), Ordering::Greater);
+        assert_eq!(natural_cmp("x", "x1"), Ordering::Less);
+    }
+}

@@ -8,9 +8,13 @@ mod binary;
 mod call;
 mod eval;
 pub mod functions;
+mod histograms;
 mod labels_fns;
 mod plan;
 mod types;
+
+#[cfg(test)]
+mod tests;
 pub mod value;
 
 pub use value::{InstantSample, QueryResult, RangeSeries, Value};
