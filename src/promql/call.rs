@@ -66,6 +66,7 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlE
         "sort" | "sort_desc" => return labels_fns::sort_by_value(ev, name, &args, ts),
         "sort_by_label" | "sort_by_label_desc" => return labels_fns::sort_by_label(ev, name, &args, ts),
         "histogram_quantile" => return histograms::histogram_quantile(ev, &args, ts),
+        "info" => return crate::promql::info::eval(ev, call, &args, ts),
         "histogram_quantiles" => return histograms::histogram_quantiles(ev, &args, ts),
         "histogram_fraction" => return histograms::histogram_fraction(ev, &args, ts),
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar"

@@ -9,6 +9,7 @@ mod call;
 mod eval;
 pub mod functions;
 mod histograms;
+mod info;
 mod labels_fns;
 mod plan;
 mod types;

@@ -63,7 +63,7 @@ pub fn at_ms(at: &Option<AtModifier>, times: &QueryTimes) -> Option<i64> {
 }
 
 /// Converts a parser matcher into the store's matcher.
-fn convert_matcher(m: &Matcher) -> Result<LabelMatcher, PromqlError> {
+pub fn convert_matcher(m: &Matcher) -> Result<LabelMatcher, PromqlError> {
     let op = match m.op {
         ParserOp::Equal => MatchOp::Equal,
         ParserOp::NotEqual => MatchOp::NotEqual,
@@ -101,20 +101,23 @@ pub fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<LabelMatcher>>, Promq
     Ok(sets)
 }
 
-struct Need<'a> {
-    vs: &'a VectorSelector,
+/// Series a node needs: matcher sets (one per `or` alternative), keyed by node address.
+struct Need {
+    key: usize,
+    sets: Vec<Vec<LabelMatcher>>,
     mint: i64,
     maxt: i64,
 }
 
 /// Records the time range every selector of `expr` needs when `expr` is evaluated at times
 /// in `[start, end]`.
-fn collect<'a>(expr: &'a Expr, start: i64, end: i64, times: &QueryTimes, needs: &mut Vec<Need<'a>>) {
+fn collect(expr: &Expr, start: i64, end: i64, times: &QueryTimes, needs: &mut Vec<Need>) -> Result<(), PromqlError> {
     match expr {
         Expr::VectorSelector(vs) => {
             let (s, e) = pinned(&vs.at, &vs.offset, start, end, times);
             needs.push(Need {
-                vs,
+                key: selector_key(vs),
+                sets: matcher_sets(vs)?,
                 mint: s.saturating_sub(times.lookback),
                 maxt: e,
             });
@@ -122,34 +125,53 @@ fn collect<'a>(expr: &'a Expr, start: i64, end: i64, times: &QueryTimes, needs: 
         Expr::MatrixSelector(ms) => {
             let (s, e) = pinned(&ms.vs.at, &ms.vs.offset, start, end, times);
             needs.push(Need {
-                vs: &ms.vs,
+                key: selector_key(&ms.vs),
+                sets: matcher_sets(&ms.vs)?,
                 mint: s.saturating_sub(duration_ms(&ms.range)),
                 maxt: e,
             });
         }
         Expr::Subquery(sq) => {
             let (s, e) = pinned(&sq.at, &sq.offset, start, end, times);
-            collect(&sq.expr, s.saturating_sub(duration_ms(&sq.range)), e, times, needs);
+            collect(&sq.expr, s.saturating_sub(duration_ms(&sq.range)), e, times, needs)?;
         }
         Expr::Aggregate(agg) => {
             if let Some(p) = &agg.param {
-                collect(p, start, end, times, needs);
+                collect(p, start, end, times, needs)?;
             }
-            collect(&agg.expr, start, end, times, needs);
+            collect(&agg.expr, start, end, times, needs)?;
         }
-        Expr::Unary(u) => collect(&u.expr, start, end, times, needs),
+        Expr::Unary(u) => collect(&u.expr, start, end, times, needs)?,
         Expr::Binary(b) => {
-            collect(&b.lhs, start, end, times, needs);
-            collect(&b.rhs, start, end, times, needs);
+            collect(&b.lhs, start, end, times, needs)?;
+            collect(&b.rhs, start, end, times, needs)?;
         }
-        Expr::Paren(p) => collect(&p.expr, start, end, times, needs),
+        Expr::Paren(p) => collect(&p.expr, start, end, times, needs)?,
         Expr::Call(c) => {
+            if c.func.name == "info" {
+                if let Some(base) = c.args.args.first() {
+                    collect(base, start, end, times, needs)?;
+                }
+                let (at, offset) = crate::promql::info::base_pin(c, times);
+                let (s, e) = match at {
+                    Some(t) => (t.saturating_sub(offset), t.saturating_sub(offset)),
+                    None => (start.saturating_sub(offset), end.saturating_sub(offset)),
+                };
+                needs.push(Need {
+                    key: crate::promql::info::call_key(c),
+                    sets: vec![crate::promql::info::fetch_matchers(c)?],
+                    mint: s.saturating_sub(times.lookback),
+                    maxt: e,
+                });
+                return Ok(());
+            }
             for a in &c.args.args {
-                collect(a, start, end, times, needs);
+                collect(a, start, end, times, needs)?;
             }
         }
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
+    Ok(())
 }
 
 fn pinned(at: &Option<AtModifier>, offset: &Option<Offset>, start: i64, end: i64, times: &QueryTimes) -> (i64, i64) {
@@ -168,12 +190,12 @@ pub async fn prefetch<Q: SeriesQuerier>(
     max_samples: usize,
 ) -> Result<Fetched, PromqlError> {
     let mut needs = Vec::new();
-    collect(expr, times.start, times.end, times, &mut needs);
+    collect(expr, times.start, times.end, times, &mut needs)?;
     let mut fetched = Fetched::new();
     let mut total: usize = 0;
     for need in needs {
         let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-        for set in matcher_sets(need.vs)? {
+        for set in need.sets {
             for series in querier.select(&set, need.mint, need.maxt).await? {
                 let points: Vec<(i64, f64)> = series.samples.iter().map(|s| (s.t, s.v)).collect();
                 total = total.saturating_add(points.len());
@@ -188,7 +210,7 @@ pub async fn prefetch<Q: SeriesQuerier>(
             .map(|(labels, samples)| RawSeries { labels, samples })
             .collect();
         // The same selector node is reached once; merge defensively if it is not.
-        fetched.entry(selector_key(need.vs)).or_default().extend(list);
+        fetched.entry(need.key).or_default().extend(list);
     }
     Ok(fetched)
 }
