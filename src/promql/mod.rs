@@ -3,12 +3,32 @@
 //!
 //! CONTRACT (skeleton): `prom_api` and the test-script runner code against this API.
 
+mod aggregate;
+mod binary;
+mod call;
+mod eval;
 pub mod functions;
+mod histograms;
+mod info;
+mod labels_fns;
+mod plan;
+mod types;
+
+#[cfg(test)]
+mod tests;
 pub mod value;
 
 pub use value::{InstantSample, QueryResult, RangeSeries, Value};
 
-use crate::storage::{SeriesQuerier, StorageError};
+use crate::storage::{Labels, SeriesQuerier, StorageError};
+use eval::Evaluator;
+use plan::QueryTimes;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use types::Val;
+
+/// Prometheus' error text when a query exceeds `--query.max-samples`.
+pub const TOO_MANY_SAMPLES: &str = "query processing would load too many samples into memory in query execution";
 
 /// Engine-wide limits and defaults (Prometheus' `--query.*` flags).
 #[derive(Clone, Debug)]
@@ -74,25 +94,194 @@ impl Engine {
     /// Evaluates `query` at one instant (`ts_ms`).
     pub async fn instant_query<Q: SeriesQuerier>(
         &self,
-        _querier: &Q,
-        _query: &str,
-        _ts_ms: i64,
-        _opts: &QueryOptions,
+        querier: &Q,
+        query: &str,
+        ts_ms: i64,
+        opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        Err(PromqlError::Execution("not yet built".into()))
+        let expr = parse(query)?;
+        let times = self.times(ts_ms, ts_ms, 0, opts);
+        let deadline = self.deadline(opts);
+        let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
+        let mut ev = Evaluator {
+            data: &data,
+            times,
+            deadline,
+            max_samples: self.options.max_samples,
+            annotations: eval::Annotations::default(),
+        };
+        let value = match ev.eval(&expr, ts_ms)? {
+            Val::Scalar(v) => Value::Scalar { t: ts_ms, v },
+            Val::Str(v) => Value::String { t: ts_ms, v },
+            Val::Vector(vec) => Value::Vector(finish_vector(vec, ts_ms)?),
+            Val::Matrix(mat) => Value::Matrix(finish_matrix(mat)?),
+        };
+        Ok(QueryResult {
+            value,
+            warnings: ev.annotations.warnings,
+            infos: ev.annotations.infos,
+        })
     }
 
     /// Evaluates `query` at `start, start+step, … ≤ end`; the result is always a matrix.
     /// A range-vector or string expression is refused as Prometheus does.
     pub async fn range_query<Q: SeriesQuerier>(
         &self,
-        _querier: &Q,
-        _query: &str,
-        _start_ms: i64,
-        _end_ms: i64,
-        _step_ms: i64,
-        _opts: &QueryOptions,
+        querier: &Q,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        Err(PromqlError::Execution("not yet built".into()))
+        let expr = parse(query)?;
+        match expr.value_type() {
+            promql_parser::parser::value::ValueType::Matrix => {
+                return Err(PromqlError::BadData(
+                    "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+                ));
+            }
+            promql_parser::parser::value::ValueType::String => {
+                return Err(PromqlError::BadData(
+                    "invalid expression type \"string\" for range query, must be Scalar or instant Vector".into(),
+                ));
+            }
+            _ => {}
+        }
+        if step_ms <= 0 {
+            return Err(PromqlError::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        let times = self.times(start_ms, end_ms, step_ms, opts);
+        let deadline = self.deadline(opts);
+        let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
+        let mut ev = Evaluator {
+            data: &data,
+            times,
+            deadline,
+            max_samples: self.options.max_samples,
+            annotations: eval::Annotations::default(),
+        };
+        let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut total = 0usize;
+        let mut ts = start_ms;
+        while ts <= end_ms {
+            match ev.eval(&expr, ts)? {
+                Val::Scalar(v) => {
+                    series.entry(Labels::empty()).or_default().push((ts, v));
+                    total += 1;
+                }
+                Val::Vector(vec) => {
+                    let vec = finish_vector(vec, ts)?;
+                    total += vec.len();
+                    for s in vec {
+                        series.entry(s.metric).or_default().push((ts, s.f));
+                    }
+                }
+                other => {
+                    return Err(PromqlError::Execution(format!(
+                        "invalid expression type {:?} for range query",
+                        other.type_name()
+                    )));
+                }
+            }
+            if total > self.options.max_samples {
+                return Err(PromqlError::Execution(TOO_MANY_SAMPLES.into()));
+            }
+            ts = match ts.checked_add(step_ms) {
+                Some(t) => t,
+                None => break,
+            };
+        }
+        let matrix = series
+            .into_iter()
+            .map(|(metric, floats)| RangeSeries { metric, floats })
+            .collect();
+        Ok(QueryResult {
+            value: Value::Matrix(matrix),
+            warnings: ev.annotations.warnings,
+            infos: ev.annotations.infos,
+        })
+    }
+
+    fn times(&self, start: i64, end: i64, step: i64, opts: &QueryOptions) -> QueryTimes {
+        QueryTimes {
+            start,
+            end,
+            step,
+            lookback: opts
+                .lookback_delta_ms
+                .filter(|l| *l > 0)
+                .unwrap_or(self.options.lookback_delta_ms),
+        }
+    }
+
+    fn deadline(&self, opts: &QueryOptions) -> Option<Instant> {
+        let ms = opts.timeout_ms.unwrap_or(self.options.timeout_ms);
+        if ms <= 0 {
+            return None;
+        }
+        Instant::now().checked_add(Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)))
+    }
+}
+
+fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
+    promql_parser::parser::parse(query).map_err(PromqlError::BadData)
+}
+
+/// Applies delayed name removal and refuses duplicate label sets, as Prometheus does at the
+/// end of evaluation.
+fn finish_vector(vec: Vec<types::Sample>, ts: i64) -> Result<Vec<InstantSample>, PromqlError> {
+    let mut out = Vec::with_capacity(vec.len());
+    let mut seen = std::collections::HashSet::with_capacity(vec.len());
+    for s in vec {
+        let metric = if s.drop_name { drop_metadata(s.metric) } else { s.metric };
+        if !seen.insert(metric.clone()) {
+            return Err(PromqlError::Execution(labels_fns::DUPLICATE_LABELSET.into()));
+        }
+        out.push(InstantSample { metric, t: ts, f: s.f });
+    }
+    Ok(out)
+}
+
+fn finish_matrix(mat: Vec<types::Series>) -> Result<Vec<RangeSeries>, PromqlError> {
+    let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    for s in mat {
+        let metric = if s.drop_name { drop_metadata(s.metric) } else { s.metric };
+        let entry = merged.entry(metric).or_default();
+        if !entry.is_empty() {
+            let mut times: std::collections::HashSet<i64> = entry.iter().map(|p| p.0).collect();
+            if s.points.iter().any(|p| !times.insert(p.0)) {
+                return Err(PromqlError::Execution(labels_fns::DUPLICATE_LABELSET.into()));
+            }
+        }
+        entry.extend(s.points);
+        entry.sort_by_key(|p| p.0);
+    }
+    Ok(merged
+        .into_iter()
+        .map(|(metric, floats)| RangeSeries { metric, floats })
+        .collect())
+}
+
+/// Removes the metric name and the metadata labels that travel with it.
+fn drop_metadata(mut labels: Labels) -> Labels {
+    labels.remove(crate::storage::METRIC_NAME);
+    labels.remove("__type__");
+    labels.remove("__unit__");
+    labels
+}
+
+/// Go's `%g`-style rendering of a float for annotation texts.
+pub fn format_go_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f == f64::INFINITY {
+        "+Inf".into()
+    } else if f == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{f}")
     }
 }

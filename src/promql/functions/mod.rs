@@ -4,7 +4,10 @@
 //!
 //! CONTRACT (skeleton): the evaluator codes against these signatures.
 
+pub mod calendar;
 pub mod histogram;
 pub mod math;
+mod over_time;
 pub mod range;
+mod rate;
 pub mod stats;

@@ -1,0 +1,246 @@
+//! The evaluator: evaluates one AST node at one evaluation time over prefetched data.
+//! Range queries call it once per step; subqueries call it once per inner step.
+
+use crate::promql::plan::{Fetched, QueryTimes, at_ms, duration_ms, offset_ms, selector_key};
+use crate::promql::types::{Sample, Series, Val};
+use crate::promql::{PromqlError, TOO_MANY_SAMPLES, aggregate, binary, call};
+use crate::storage::model::is_stale_nan;
+use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
+use std::time::Instant;
+
+/// Default subquery step when none is given (Prometheus uses the global evaluation
+/// interval, 1m by default).
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// Annotations collected while evaluating, deduplicated in insertion order.
+#[derive(Clone, Debug, Default)]
+pub struct Annotations {
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    pub fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+}
+
+pub struct Evaluator<'a> {
+    pub data: &'a Fetched,
+    pub times: QueryTimes,
+    pub deadline: Option<Instant>,
+    pub max_samples: usize,
+    pub annotations: Annotations,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn eval(&mut self, expr: &Expr, ts: i64) -> Result<Val, PromqlError> {
+        self.check_deadline()?;
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, ts),
+            Expr::Unary(u) => match self.eval(&u.expr, ts)? {
+                Val::Scalar(v) => Ok(Val::Scalar(-v)),
+                Val::Vector(mut vec) => {
+                    for s in &mut vec {
+                        s.f = -s.f;
+                        s.drop_name = true;
+                    }
+                    Ok(Val::Vector(vec))
+                }
+                other => Err(PromqlError::Execution(format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+                    other.type_name()
+                ))),
+            },
+            Expr::Binary(b) => binary::eval(self, b, ts),
+            Expr::Aggregate(a) => aggregate::eval(self, a, ts),
+            Expr::Call(c) => call::eval(self, c, ts),
+            Expr::VectorSelector(vs) => Ok(Val::Vector(self.select_vector(vs, ts)?)),
+            Expr::MatrixSelector(ms) => Ok(Val::Matrix(self.select_matrix(ms, ts)?)),
+            Expr::Subquery(sq) => Ok(Val::Matrix(self.eval_subquery(sq, ts)?)),
+            Expr::Extension(_) => Err(PromqlError::Execution("unsupported expression".into())),
+        }
+    }
+
+    pub fn check_deadline(&self) -> Result<(), PromqlError> {
+        if let Some(d) = self.deadline
+            && Instant::now() > d
+        {
+            return Err(PromqlError::Timeout("query timed out in expression evaluation".into()));
+        }
+        Ok(())
+    }
+
+    pub fn check_samples(&self, count: usize) -> Result<(), PromqlError> {
+        if count > self.max_samples {
+            return Err(PromqlError::Execution(TOO_MANY_SAMPLES.into()));
+        }
+        Ok(())
+    }
+
+    /// The time a selector reads at: the `@` time (or the evaluation time) minus the offset.
+    fn reference_time(&self, vs: &VectorSelector, ts: i64) -> i64 {
+        at_ms(&vs.at, &self.times)
+            .unwrap_or(ts)
+            .saturating_sub(offset_ms(&vs.offset))
+    }
+
+    /// Instant vector selection: the newest sample in `(t - lookback, t]`, unless it is a
+    /// staleness marker.
+    pub fn select_vector(&self, vs: &VectorSelector, ts: i64) -> Result<Vec<Sample>, PromqlError> {
+        let rt = self.reference_time(vs, ts);
+        let Some(list) = self.data.get(&selector_key(vs)) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for series in list {
+            let idx = series.samples.partition_point(|(t, _)| *t <= rt);
+            if idx == 0 {
+                continue;
+            }
+            let Some(&(t, v)) = series.samples.get(idx - 1) else {
+                continue;
+            };
+            if t <= rt.saturating_sub(self.times.lookback) || is_stale_nan(v) {
+                continue;
+            }
+            out.push(Sample {
+                metric: series.labels.clone(),
+                t,
+                f: v,
+                drop_name: false,
+            });
+        }
+        self.check_samples(out.len())?;
+        Ok(out)
+    }
+
+    /// Range vector selection: the points in `(t - range, t]` without staleness markers.
+    pub fn select_matrix(&self, ms: &MatrixSelector, ts: i64) -> Result<Vec<Series>, PromqlError> {
+        let rt = self.reference_time(&ms.vs, ts);
+        let mint = rt.saturating_sub(duration_ms(&ms.range));
+        let Some(list) = self.data.get(&selector_key(&ms.vs)) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for series in list {
+            let lo = series.samples.partition_point(|(t, _)| *t <= mint);
+            let hi = series.samples.partition_point(|(t, _)| *t <= rt);
+            let points: Vec<(i64, f64)> = series
+                .samples
+                .get(lo..hi)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|(_, v)| !is_stale_nan(*v))
+                .copied()
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            total += points.len();
+            self.check_samples(total)?;
+            out.push(Series {
+                metric: series.labels.clone(),
+                points,
+                drop_name: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The window `(start, end]` a range argument covers when evaluated at `ts`.
+    pub fn range_window(&self, expr: &Expr, ts: i64) -> (i64, i64) {
+        match expr {
+            Expr::MatrixSelector(ms) => {
+                let rt = self.reference_time(&ms.vs, ts);
+                (rt.saturating_sub(duration_ms(&ms.range)), rt)
+            }
+            Expr::Subquery(sq) => {
+                let rt = at_ms(&sq.at, &self.times)
+                    .unwrap_or(ts)
+                    .saturating_sub(offset_ms(&sq.offset));
+                (rt.saturating_sub(duration_ms(&sq.range)), rt)
+            }
+            Expr::Paren(p) => self.range_window(&p.expr, ts),
+            _ => (ts, ts),
+        }
+    }
+
+    /// Evaluates the inner expression at every subquery step in `(t - range, t]`.
+    pub fn eval_subquery(&mut self, sq: &SubqueryExpr, ts: i64) -> Result<Vec<Series>, PromqlError> {
+        let rt = at_ms(&sq.at, &self.times)
+            .unwrap_or(ts)
+            .saturating_sub(offset_ms(&sq.offset));
+        let range = duration_ms(&sq.range);
+        let step = match &sq.step {
+            Some(s) if !s.is_zero() => duration_ms(s),
+            _ => DEFAULT_SUBQUERY_STEP_MS,
+        }
+        .max(1);
+        let window_start = rt.saturating_sub(range);
+        let mut start = step * (window_start / step);
+        if start <= window_start {
+            start += step;
+        }
+        let mut out: Vec<Series> = Vec::new();
+        let mut index: std::collections::HashMap<crate::storage::Labels, usize> = std::collections::HashMap::new();
+        let mut total = 0usize;
+        let mut t = start;
+        while t <= rt {
+            match self.eval(&sq.expr, t)? {
+                Val::Scalar(v) => {
+                    push_point(&mut out, &mut index, crate::storage::Labels::empty(), false, (t, v));
+                    total += 1;
+                }
+                Val::Vector(vec) => {
+                    total += vec.len();
+                    for s in vec {
+                        push_point(&mut out, &mut index, s.metric, s.drop_name, (t, s.f));
+                    }
+                }
+                other => {
+                    return Err(PromqlError::Execution(format!(
+                        "subquery only allowed on instant vector, got {}",
+                        other.type_name()
+                    )));
+                }
+            }
+            self.check_samples(total)?;
+            t = t.saturating_add(step);
+        }
+        Ok(out)
+    }
+}
+
+fn push_point(
+    out: &mut Vec<Series>,
+    index: &mut std::collections::HashMap<crate::storage::Labels, usize>,
+    metric: crate::storage::Labels,
+    drop_name: bool,
+    point: (i64, f64),
+) {
+    if let Some(&i) = index.get(&metric)
+        && let Some(series) = out.get_mut(i)
+    {
+        series.points.push(point);
+        series.drop_name |= drop_name;
+        return;
+    }
+    index.insert(metric.clone(), out.len());
+    out.push(Series {
+        metric,
+        points: vec![point],
+        drop_name,
+    });
+}
