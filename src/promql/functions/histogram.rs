@@ -55,7 +55,7 @@ impl Default for QuantileDetails {
 const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
 
 /// `histogram_quantile(q, …)` over the buckets of one histogram (any order; sorted inside).
-/// Follows Prometheus' `bucketQuantile`: NaN for q outside [0,1] (±Inf for q<0 / q>1),
+/// Follows Prometheus' `bucketQuantile`: -Inf for q<0, +Inf for q>1, NaN for a NaN q,
 /// NaN without a +Inf bucket, linear interpolation inside the bucket.
 pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, QuantileNotes) {
     let (value, details) = bucket_quantile_with_details(q, buckets);

@@ -82,6 +82,48 @@ impl Mean {
     }
 }
 
+/// Running population variance as the `stdvar`/`stddev` aggregations compute it: plain
+/// Welford updates (no Kahan compensation, unlike `stdvar_over_time`), and a group whose
+/// first value is NaN or ±Inf stays NaN.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AggregationVariance {
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl AggregationVariance {
+    pub fn new() -> Self {
+        AggregationVariance::default()
+    }
+
+    pub fn add(&mut self, v: f64) {
+        if self.count == 0.0 {
+            self.count = 1.0;
+            self.mean = v;
+            self.m2 = if v.is_finite() { 0.0 } else { f64::NAN };
+            return;
+        }
+        self.count += 1.0;
+        let delta = v - self.mean;
+        self.mean += delta / self.count;
+        self.m2 += delta * (v - self.mean);
+    }
+
+    /// `stdvar` of the values added so far; NaN before the first.
+    pub fn variance(&self) -> f64 {
+        if self.count == 0.0 {
+            return f64::NAN;
+        }
+        self.m2 / self.count
+    }
+
+    /// `stddev` of the values added so far; NaN before the first.
+    pub fn stddev(&self) -> f64 {
+        self.variance().sqrt()
+    }
+}
+
 /// The φ-quantile of `values` (any order) as Prometheus' `quantile` aggregation and
 /// `quantile_over_time` compute it: NaN for an empty set, -Inf for q<0, +Inf for q>1.
 ///
@@ -299,6 +341,34 @@ mod tests {
             m.add(v);
         }
         assert_eq!(m.value(), 0.5);
+    }
+
+    #[test]
+    fn aggregation_variance_matches_welford() {
+        let mut v = AggregationVariance::new();
+        assert!(v.variance().is_nan());
+        for x in [0.0, 8.0, 8.0, 2.0, 3.0] {
+            v.add(x);
+        }
+        assert!((v.variance() - 10.56).abs() < 1e-12);
+        assert!((v.stddev() - 10.56f64.sqrt()).abs() < 1e-12);
+
+        let mut first_inf = AggregationVariance::new();
+        first_inf.add(f64::INFINITY);
+        first_inf.add(1.0);
+        assert!(first_inf.variance().is_nan());
+
+        let mut single = AggregationVariance::new();
+        single.add(5.0);
+        assert_eq!(single.variance(), 0.0);
+    }
+
+    #[test]
+    fn quantile_treats_nan_as_smallest() {
+        // aggregators.test: quantile over {0, 1, NaN}.
+        assert!((quantile(0.8, &mut [0.0, 1.0, f64::NAN]) - 0.6).abs() < 1e-12);
+        assert!(quantile(0.2, &mut [0.0, 1.0, f64::NAN]).is_nan());
+        assert_eq!(quantile(1.0, &mut [f64::NAN, 1.0, 0.0]), 1.0);
     }
 
     #[test]
