@@ -191,7 +191,7 @@ impl<'a> Evaluator<'a> {
         let window_start = rt.saturating_sub(range);
         let mut start = step * (window_start / step);
         if start <= window_start {
-            start += step;
+            start = start.saturating_add(step);
         }
         let mut out: Vec<Series> = Vec::new();
         let mut index: std::collections::HashMap<crate::storage::Labels, usize> = std::collections::HashMap::new();
@@ -217,7 +217,10 @@ impl<'a> Evaluator<'a> {
                 }
             }
             self.check_samples(total)?;
-            t = t.saturating_add(step);
+            t = match t.checked_add(step) {
+                Some(next) => next,
+                None => break,
+            };
         }
         Ok(out)
     }
