@@ -35,6 +35,7 @@ impl Annotations {
 
 pub struct Evaluator<'a> {
     pub data: &'a Fetched,
+    pub positions: &'a crate::promql::position::Positions,
     pub times: QueryTimes,
     pub deadline: Option<Instant>,
     pub max_samples: usize,
@@ -42,6 +43,18 @@ pub struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
+    /// Records a warning about `node`, with its position as Prometheus renders it.
+    pub fn warn_at<T>(&mut self, msg: String, node: &T) {
+        let msg = self.positions.annotate(msg, node);
+        self.annotations.warn(msg);
+    }
+
+    /// Records an info annotation about `node`.
+    pub fn info_at<T>(&mut self, msg: String, node: &T) {
+        let msg = self.positions.annotate(msg, node);
+        self.annotations.info(msg);
+    }
+
     pub fn eval(&mut self, expr: &Expr, ts: i64) -> Result<Val, PromqlError> {
         self.check_deadline()?;
         match expr {

@@ -12,6 +12,7 @@ mod histograms;
 mod info;
 mod labels_fns;
 mod plan;
+mod position;
 mod types;
 
 #[cfg(test)]
@@ -105,8 +106,10 @@ impl Engine {
         let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
         with_eval_stack(|| {
+            let positions = position::locate(query, &expr);
             let mut ev = Evaluator {
                 data: &data,
+                positions: &positions,
                 times,
                 deadline,
                 max_samples,
@@ -161,8 +164,10 @@ impl Engine {
         let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
         with_eval_stack(|| {
+            let positions = position::locate(query, &expr);
             let mut ev = Evaluator {
                 data: &data,
+                positions: &positions,
                 times,
                 deadline,
                 max_samples,
