@@ -40,6 +40,11 @@ pub struct Evaluator<'a> {
     pub deadline: Option<Instant>,
     pub max_samples: usize,
     pub annotations: Annotations,
+    /// Inner results of subqueries by (node, time): subquery steps are aligned to absolute
+    /// multiples of their step, so consecutive outer steps share most of them.
+    pub subquery_cache: std::collections::HashMap<(usize, i64), Val>,
+    /// Samples held in `subquery_cache`, counted against `max_samples`.
+    pub cached_samples: usize,
 }
 
 impl<'a> Evaluator<'a> {
@@ -190,6 +195,27 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// The inner value of a subquery at one of its steps, from the cache when an earlier
+    /// outer step already computed it.
+    fn eval_subquery_step(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Val, PromqlError> {
+        let key = (sq as *const SubqueryExpr as usize, t);
+        if let Some(v) = self.subquery_cache.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = self.eval(&sq.expr, t)?;
+        // Only range queries revisit the same inner steps.
+        if self.times.start != self.times.end {
+            let size = match &v {
+                Val::Vector(vec) => vec.len(),
+                _ => 1,
+            };
+            self.cached_samples += size;
+            self.check_samples(self.cached_samples)?;
+            self.subquery_cache.insert(key, v.clone());
+        }
+        Ok(v)
+    }
+
     /// Evaluates the inner expression at every subquery step in `(t - range, t]`.
     pub fn eval_subquery(&mut self, sq: &SubqueryExpr, ts: i64) -> Result<Vec<Series>, PromqlError> {
         let rt = at_ms(&sq.at, &self.times)
@@ -211,7 +237,7 @@ impl<'a> Evaluator<'a> {
         let mut total = 0usize;
         let mut t = start;
         while t <= rt {
-            match self.eval(&sq.expr, t)? {
+            match self.eval_subquery_step(sq, t)? {
                 Val::Scalar(v) => {
                     push_point(&mut out, &mut index, crate::storage::Labels::empty(), false, (t, v));
                     total += 1;

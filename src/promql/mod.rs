@@ -114,6 +114,8 @@ impl Engine {
                 deadline,
                 max_samples,
                 annotations: eval::Annotations::default(),
+                subquery_cache: std::collections::HashMap::new(),
+                cached_samples: 0,
             };
             let value = match ev.eval(&expr, ts_ms)? {
                 Val::Scalar(v) => Value::Scalar { t: ts_ms, v },
@@ -172,6 +174,8 @@ impl Engine {
                 deadline,
                 max_samples,
                 annotations: eval::Annotations::default(),
+                subquery_cache: std::collections::HashMap::new(),
+                cached_samples: 0,
             };
             let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
             let mut total = 0usize;
