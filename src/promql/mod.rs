@@ -6,6 +6,7 @@
 mod aggregate;
 mod binary;
 mod call;
+mod duration_expr;
 mod eval;
 pub mod functions;
 mod histograms;
@@ -100,7 +101,13 @@ impl Engine {
         ts_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        let expr = parse(query)?;
+        let expr = parse(
+            query,
+            duration_expr::DurationContext {
+                step_s: 0.0,
+                range_s: 0.0,
+            },
+        )?;
         let times = self.times(ts_ms, ts_ms, 0, opts);
         let deadline = self.deadline(opts);
         let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
@@ -142,7 +149,13 @@ impl Engine {
         step_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        let expr = parse(query)?;
+        let expr = parse(
+            query,
+            duration_expr::DurationContext {
+                step_s: step_ms as f64 / 1000.0,
+                range_s: end_ms.saturating_sub(start_ms) as f64 / 1000.0,
+            },
+        )?;
         match expr.value_type() {
             promql_parser::parser::value::ValueType::Matrix => {
                 return Err(PromqlError::BadData(
@@ -270,14 +283,19 @@ pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 /// Parses on the large evaluation stack: the parser and the AST's destructor recurse per
 /// nesting level, so a too-deep AST is also dropped there.
-fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
+fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_parser::parser::Expr, PromqlError> {
     if query.len() > MAX_QUERY_BYTES {
         return Err(PromqlError::BadData(format!(
             "parse error: query is longer than the maximum of {MAX_QUERY_BYTES} bytes"
         )));
     }
     with_eval_stack(|| {
-        let expr = promql_parser::parser::parse(query).map_err(PromqlError::BadData)?;
+        let expr = match promql_parser::parser::parse(query) {
+            Ok(expr) => expr,
+            Err(original) => duration_expr::rewrite(query, ctx)
+                .and_then(|rewritten| promql_parser::parser::parse(&rewritten).ok())
+                .ok_or(PromqlError::BadData(original))?,
+        };
         if expression_depth(&expr) > MAX_EXPRESSION_DEPTH {
             drop(expr);
             return Err(PromqlError::BadData(format!(
