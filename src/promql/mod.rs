@@ -292,9 +292,16 @@ fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_pars
     with_eval_stack(|| {
         let expr = match promql_parser::parser::parse(query) {
             Ok(expr) => expr,
-            Err(original) => duration_expr::rewrite(query, ctx)
-                .and_then(|rewritten| promql_parser::parser::parse(&rewritten).ok())
-                .ok_or(PromqlError::BadData(original))?,
+            Err(original) => {
+                let durations = duration_expr::rewrite(query, ctx);
+                let base = durations.as_deref().unwrap_or(query);
+                let candidates = [durations.clone(), info::rewrite_selector_argument(base)];
+                candidates
+                    .into_iter()
+                    .flatten()
+                    .find_map(|rewritten| promql_parser::parser::parse(&rewritten).ok())
+                    .ok_or(PromqlError::BadData(original))?
+            }
         };
         if expression_depth(&expr) > MAX_EXPRESSION_DEPTH {
             drop(expr);
