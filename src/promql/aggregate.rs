@@ -151,11 +151,17 @@ fn reduce(
     input: Vec<Sample>,
     agg: &AggregateExpr,
 ) -> Result<Val, PromqlError> {
-    if op == "quantile" && (param.is_nan() || !(0.0..=1.0).contains(&param)) {
-        ev.annotations.warn(format!(
-            "PromQL warning: quantile value should be between 0 and 1, got {}",
-            crate::promql::format_go_float(param)
-        ));
+    if op == "quantile"
+        && (param.is_nan() || !(0.0..=1.0).contains(&param))
+        && let Some(p) = &agg.param
+    {
+        ev.warn_at(
+            format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                crate::promql::format_go_float(param)
+            ),
+            p.as_ref(),
+        );
     }
     let mut order: Vec<Labels> = Vec::new();
     let mut groups: HashMap<Labels, Group> = HashMap::new();
@@ -299,12 +305,17 @@ fn select_k(
         if param == 0.0 {
             return Ok(Val::Vector(Vec::new()));
         }
-        if !(-1.0..=1.0).contains(&param) {
-            ev.annotations.warn(format!(
-                "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
-                crate::promql::format_go_float(param),
-                if param > 1.0 { "1" } else { "-1" }
-            ));
+        if !(-1.0..=1.0).contains(&param)
+            && let Some(p) = &agg.param
+        {
+            ev.warn_at(
+                format!(
+                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                    crate::promql::format_go_float(param),
+                    if param > 1.0 { "1" } else { "-1" }
+                ),
+                p.as_ref(),
+            );
         }
         ratio = param.clamp(-1.0, 1.0);
     } else {

@@ -55,9 +55,10 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlE
         "label_replace" => return labels_fns::label_replace(ev, &args, ts),
         "label_join" => return labels_fns::label_join(ev, &args, ts),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" if ev.times.start != ev.times.end => {
-            ev.annotations.warn(
+            ev.warn_at(
                 "PromQL warning: sort is ineffective for range queries since results are always ordered by labels"
                     .into(),
+                call,
             );
         }
         _ => {}
@@ -244,7 +245,7 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
     if name == "quantile_over_time"
         && let Some(&q) = scalars.first()
     {
-        histograms::warn_quantile(ev, q);
+        histograms::warn_quantile(ev, q, args.first().copied());
     }
     let matrix = matrix_arg(ev, args, mi, ts)?;
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
@@ -264,9 +265,12 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
                     .iter()
                     .any(|sfx| metric_name.ends_with(sfx))
             {
-                ev.annotations.info(format!(
-                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric_name:?}"
-                ));
+                ev.info_at(
+                    format!(
+                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric_name:?}"
+                    ),
+                    *range_expr,
+                );
             }
             out.push(Sample {
                 metric: series.metric,

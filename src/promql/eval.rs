@@ -35,13 +35,31 @@ impl Annotations {
 
 pub struct Evaluator<'a> {
     pub data: &'a Fetched,
+    pub positions: &'a crate::promql::position::Positions,
     pub times: QueryTimes,
     pub deadline: Option<Instant>,
     pub max_samples: usize,
     pub annotations: Annotations,
+    /// Inner results of subqueries by (node, time): subquery steps are aligned to absolute
+    /// multiples of their step, so consecutive outer steps share most of them.
+    pub subquery_cache: std::collections::HashMap<(usize, i64), Val>,
+    /// Samples held in `subquery_cache`, counted against `max_samples`.
+    pub cached_samples: usize,
 }
 
 impl<'a> Evaluator<'a> {
+    /// Records a warning about `node`, with its position as Prometheus renders it.
+    pub fn warn_at<T>(&mut self, msg: String, node: &T) {
+        let msg = self.positions.annotate(msg, node);
+        self.annotations.warn(msg);
+    }
+
+    /// Records an info annotation about `node`.
+    pub fn info_at<T>(&mut self, msg: String, node: &T) {
+        let msg = self.positions.annotate(msg, node);
+        self.annotations.info(msg);
+    }
+
     pub fn eval(&mut self, expr: &Expr, ts: i64) -> Result<Val, PromqlError> {
         self.check_deadline()?;
         match expr {
@@ -177,6 +195,27 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// The inner value of a subquery at one of its steps, from the cache when an earlier
+    /// outer step already computed it.
+    fn eval_subquery_step(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Val, PromqlError> {
+        let key = (sq as *const SubqueryExpr as usize, t);
+        if let Some(v) = self.subquery_cache.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = self.eval(&sq.expr, t)?;
+        // Only range queries revisit the same inner steps.
+        if self.times.start != self.times.end {
+            let size = match &v {
+                Val::Vector(vec) => vec.len(),
+                _ => 1,
+            };
+            self.cached_samples += size;
+            self.check_samples(self.cached_samples)?;
+            self.subquery_cache.insert(key, v.clone());
+        }
+        Ok(v)
+    }
+
     /// Evaluates the inner expression at every subquery step in `(t - range, t]`.
     pub fn eval_subquery(&mut self, sq: &SubqueryExpr, ts: i64) -> Result<Vec<Series>, PromqlError> {
         let rt = at_ms(&sq.at, &self.times)
@@ -191,14 +230,14 @@ impl<'a> Evaluator<'a> {
         let window_start = rt.saturating_sub(range);
         let mut start = step * (window_start / step);
         if start <= window_start {
-            start += step;
+            start = start.saturating_add(step);
         }
         let mut out: Vec<Series> = Vec::new();
         let mut index: std::collections::HashMap<crate::storage::Labels, usize> = std::collections::HashMap::new();
         let mut total = 0usize;
         let mut t = start;
         while t <= rt {
-            match self.eval(&sq.expr, t)? {
+            match self.eval_subquery_step(sq, t)? {
                 Val::Scalar(v) => {
                     push_point(&mut out, &mut index, crate::storage::Labels::empty(), false, (t, v));
                     total += 1;
@@ -217,7 +256,10 @@ impl<'a> Evaluator<'a> {
                 }
             }
             self.check_samples(total)?;
-            t = t.saturating_add(step);
+            t = match t.checked_add(step) {
+                Some(next) => next,
+                None => break,
+            };
         }
         Ok(out)
     }

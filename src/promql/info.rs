@@ -12,6 +12,69 @@ use promql_parser::parser::{Call, Expr};
 use std::collections::{BTreeMap, HashMap};
 
 const TARGET_INFO: &str = "target_info";
+
+/// A matcher added to `info()`'s label selector before parsing when all its matchers accept
+/// the empty value (`{data=~".*"}`), which Prometheus allows there but `promql-parser`
+/// refuses for any selector. It is dropped again when the selector is read.
+pub const PLACEHOLDER_LABEL: &str = "__heimsight_info_placeholder__";
+
+/// Inserts [`PLACEHOLDER_LABEL`] into the label selector argument of every `info(` call.
+pub fn rewrite_selector_argument(query: &str) -> Option<String> {
+    let mut out = String::with_capacity(query.len() + 64);
+    let mut rest = query;
+    let mut changed = false;
+    while let Some(pos) = rest.find("info(") {
+        let boundary_ok = rest[..pos]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+        let (head, tail) = rest.split_at(pos + "info(".len());
+        out.push_str(head);
+        rest = tail;
+        if !boundary_ok {
+            continue;
+        }
+        // Find the top-level comma of this call, then a `{` right after it.
+        let mut depth = 0i32;
+        let mut quote: Option<char> = None;
+        let mut comma = None;
+        for (i, c) in rest.char_indices() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '"' | '\'' | '`' => quote = Some(c),
+                    '(' | '[' | '{' => depth += 1,
+                    ')' | ']' | '}' if depth == 0 => break,
+                    ')' | ']' | '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        comma = Some(i);
+                        break;
+                    }
+                    _ => {}
+                },
+            }
+        }
+        let Some(comma) = comma else { continue };
+        let after = &rest[comma + 1..];
+        let trimmed = after.trim_start();
+        if !trimmed.starts_with('{') {
+            continue;
+        }
+        let brace = comma + 1 + (after.len() - trimmed.len());
+        out.push_str(&rest[..=brace]);
+        let inside = rest[brace + 1..].trim_start();
+        out.push_str(PLACEHOLDER_LABEL);
+        out.push_str("=~\".+\"");
+        if !inside.starts_with('}') {
+            out.push_str(", ");
+        }
+        rest = &rest[brace + 1..];
+        changed = true;
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
 const IDENTIFYING_LABELS: [&str; 2] = ["instance", "job"];
 
 pub fn call_key(call: &Call) -> usize {
@@ -68,7 +131,7 @@ fn data_matchers(call: &Call) -> Result<Vec<LabelMatcher>, PromqlError> {
     if let Some(name) = &vs.name {
         out.push(LabelMatcher::equal(METRIC_NAME, name.clone()));
     }
-    for m in &vs.matchers.matchers {
+    for m in vs.matchers.matchers.iter().filter(|m| m.name != PLACEHOLDER_LABEL) {
         out.push(convert_matcher(m)?);
     }
     Ok(out)
@@ -193,4 +256,19 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, args: &[&Expr], ts: i64) -> Res
         out.push(Sample { metric, ..s });
     }
     Ok(Val::Vector(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_goes_into_the_label_selector_argument_only() {
+        assert_eq!(
+            rewrite_selector_argument(r#"info(rate(m{a="b"}[5m]), {data=~".*"})"#).as_deref(),
+            Some(r#"info(rate(m{a="b"}[5m]), {__heimsight_info_placeholder__=~".+", data=~".*"})"#)
+        );
+        assert_eq!(rewrite_selector_argument("info(metric)"), None);
+        assert_eq!(rewrite_selector_argument("build_info(x, {a=\"\"})"), None);
+    }
 }

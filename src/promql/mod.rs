@@ -6,12 +6,14 @@
 mod aggregate;
 mod binary;
 mod call;
+mod duration_expr;
 mod eval;
 pub mod functions;
 mod histograms;
 mod info;
 mod labels_fns;
 mod plan;
+mod position;
 mod types;
 
 #[cfg(test)]
@@ -99,27 +101,40 @@ impl Engine {
         ts_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        let expr = parse(query)?;
+        let expr = parse(
+            query,
+            duration_expr::DurationContext {
+                step_s: 0.0,
+                range_s: 0.0,
+            },
+        )?;
         let times = self.times(ts_ms, ts_ms, 0, opts);
         let deadline = self.deadline(opts);
         let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
-        let mut ev = Evaluator {
-            data: &data,
-            times,
-            deadline,
-            max_samples: self.options.max_samples,
-            annotations: eval::Annotations::default(),
-        };
-        let value = match ev.eval(&expr, ts_ms)? {
-            Val::Scalar(v) => Value::Scalar { t: ts_ms, v },
-            Val::Str(v) => Value::String { t: ts_ms, v },
-            Val::Vector(vec) => Value::Vector(finish_vector(vec, ts_ms)?),
-            Val::Matrix(mat) => Value::Matrix(finish_matrix(mat)?),
-        };
-        Ok(QueryResult {
-            value,
-            warnings: ev.annotations.warnings,
-            infos: ev.annotations.infos,
+        let max_samples = self.options.max_samples;
+        with_eval_stack(|| {
+            let positions = position::locate(query, &expr);
+            let mut ev = Evaluator {
+                data: &data,
+                positions: &positions,
+                times,
+                deadline,
+                max_samples,
+                annotations: eval::Annotations::default(),
+                subquery_cache: std::collections::HashMap::new(),
+                cached_samples: 0,
+            };
+            let value = match ev.eval(&expr, ts_ms)? {
+                Val::Scalar(v) => Value::Scalar { t: ts_ms, v },
+                Val::Str(v) => Value::String { t: ts_ms, v },
+                Val::Vector(vec) => Value::Vector(finish_vector(vec, ts_ms)?),
+                Val::Matrix(mat) => Value::Matrix(finish_matrix(mat)?),
+            };
+            Ok(QueryResult {
+                value,
+                warnings: ev.annotations.warnings,
+                infos: ev.annotations.infos,
+            })
         })
     }
 
@@ -134,7 +149,13 @@ impl Engine {
         step_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        let expr = parse(query)?;
+        let expr = parse(
+            query,
+            duration_expr::DurationContext {
+                step_s: step_ms as f64 / 1000.0,
+                range_s: end_ms.saturating_sub(start_ms) as f64 / 1000.0,
+            },
+        )?;
         match expr.value_type() {
             promql_parser::parser::value::ValueType::Matrix => {
                 return Err(PromqlError::BadData(
@@ -156,52 +177,59 @@ impl Engine {
         let times = self.times(start_ms, end_ms, step_ms, opts);
         let deadline = self.deadline(opts);
         let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
-        let mut ev = Evaluator {
-            data: &data,
-            times,
-            deadline,
-            max_samples: self.options.max_samples,
-            annotations: eval::Annotations::default(),
-        };
-        let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-        let mut total = 0usize;
-        let mut ts = start_ms;
-        while ts <= end_ms {
-            match ev.eval(&expr, ts)? {
-                Val::Scalar(v) => {
-                    series.entry(Labels::empty()).or_default().push((ts, v));
-                    total += 1;
-                }
-                Val::Vector(vec) => {
-                    let vec = finish_vector(vec, ts)?;
-                    total += vec.len();
-                    for s in vec {
-                        series.entry(s.metric).or_default().push((ts, s.f));
+        let max_samples = self.options.max_samples;
+        with_eval_stack(|| {
+            let positions = position::locate(query, &expr);
+            let mut ev = Evaluator {
+                data: &data,
+                positions: &positions,
+                times,
+                deadline,
+                max_samples,
+                annotations: eval::Annotations::default(),
+                subquery_cache: std::collections::HashMap::new(),
+                cached_samples: 0,
+            };
+            let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+            let mut total = 0usize;
+            let mut ts = start_ms;
+            while ts <= end_ms {
+                match ev.eval(&expr, ts)? {
+                    Val::Scalar(v) => {
+                        series.entry(Labels::empty()).or_default().push((ts, v));
+                        total += 1;
+                    }
+                    Val::Vector(vec) => {
+                        let vec = finish_vector(vec, ts)?;
+                        total += vec.len();
+                        for s in vec {
+                            series.entry(s.metric).or_default().push((ts, s.f));
+                        }
+                    }
+                    other => {
+                        return Err(PromqlError::Execution(format!(
+                            "invalid expression type {:?} for range query",
+                            other.type_name()
+                        )));
                     }
                 }
-                other => {
-                    return Err(PromqlError::Execution(format!(
-                        "invalid expression type {:?} for range query",
-                        other.type_name()
-                    )));
+                if total > max_samples {
+                    return Err(PromqlError::Execution(TOO_MANY_SAMPLES.into()));
                 }
+                ts = match ts.checked_add(step_ms) {
+                    Some(t) => t,
+                    None => break,
+                };
             }
-            if total > self.options.max_samples {
-                return Err(PromqlError::Execution(TOO_MANY_SAMPLES.into()));
-            }
-            ts = match ts.checked_add(step_ms) {
-                Some(t) => t,
-                None => break,
-            };
-        }
-        let matrix = series
-            .into_iter()
-            .map(|(metric, floats)| RangeSeries { metric, floats })
-            .collect();
-        Ok(QueryResult {
-            value: Value::Matrix(matrix),
-            warnings: ev.annotations.warnings,
-            infos: ev.annotations.infos,
+            let matrix = series
+                .into_iter()
+                .map(|(metric, floats)| RangeSeries { metric, floats })
+                .collect();
+            Ok(QueryResult {
+                value: Value::Matrix(matrix),
+                warnings: ev.annotations.warnings,
+                infos: ev.annotations.infos,
+            })
         })
     }
 
@@ -226,8 +254,91 @@ impl Engine {
     }
 }
 
-fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
-    promql_parser::parser::parse(query).map_err(PromqlError::BadData)
+/// Stack for the evaluation thread: evaluation recurses once per AST level.
+const EVAL_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Runs the synchronous evaluation on a thread with a stack large enough for
+/// [`MAX_EXPRESSION_DEPTH`] levels, independent of the caller's (e.g. a tokio worker's) stack.
+fn with_eval_stack<T: Send>(f: impl FnOnce() -> Result<T, PromqlError> + Send) -> Result<T, PromqlError> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("promql-eval".into())
+            .stack_size(EVAL_STACK_BYTES)
+            .spawn_scoped(scope, f)
+            .map_err(|e| PromqlError::Execution(format!("cannot start query evaluation: {e}")))?;
+        handle
+            .join()
+            .map_err(|_| PromqlError::Execution("query evaluation failed unexpectedly".into()))?
+    })
+}
+
+/// Deepest expression nesting evaluated. Evaluation recurses per AST level, so a hostile
+/// query (`((((…))))`, `1+1+…+1`) must not be able to exhaust the stack.
+pub const MAX_EXPRESSION_DEPTH: usize = 512;
+
+/// Longest query accepted. `promql-parser` takes time quadratic in the length of operator
+/// chains (8000 `+` terms: ~2 s unoptimised) and parsing is not under the query timeout, so
+/// the length is capped; it also bounds the AST depth parsed and dropped on the eval stack.
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+
+/// Parses on the large evaluation stack: the parser and the AST's destructor recurse per
+/// nesting level, so a too-deep AST is also dropped there.
+fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_parser::parser::Expr, PromqlError> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(PromqlError::BadData(format!(
+            "parse error: query is longer than the maximum of {MAX_QUERY_BYTES} bytes"
+        )));
+    }
+    with_eval_stack(|| {
+        let expr = match promql_parser::parser::parse(query) {
+            Ok(expr) => expr,
+            Err(original) => {
+                let durations = duration_expr::rewrite(query, ctx);
+                let base = durations.as_deref().unwrap_or(query);
+                let candidates = [durations.clone(), info::rewrite_selector_argument(base)];
+                candidates
+                    .into_iter()
+                    .flatten()
+                    .find_map(|rewritten| promql_parser::parser::parse(&rewritten).ok())
+                    .ok_or(PromqlError::BadData(original))?
+            }
+        };
+        if expression_depth(&expr) > MAX_EXPRESSION_DEPTH {
+            drop(expr);
+            return Err(PromqlError::BadData(format!(
+                "parse error: expression nesting exceeds the maximum depth of {MAX_EXPRESSION_DEPTH}"
+            )));
+        }
+        Ok(expr)
+    })
+}
+
+/// The AST's depth, computed without recursion.
+fn expression_depth(expr: &promql_parser::parser::Expr) -> usize {
+    use promql_parser::parser::Expr;
+    let mut max = 0;
+    let mut stack = vec![(expr, 1usize)];
+    while let Some((e, depth)) = stack.pop() {
+        max = max.max(depth);
+        match e {
+            Expr::Aggregate(a) => {
+                stack.push((&a.expr, depth + 1));
+                if let Some(p) = &a.param {
+                    stack.push((p, depth + 1));
+                }
+            }
+            Expr::Unary(u) => stack.push((&u.expr, depth + 1)),
+            Expr::Binary(b) => {
+                stack.push((&b.lhs, depth + 1));
+                stack.push((&b.rhs, depth + 1));
+            }
+            Expr::Paren(p) => stack.push((&p.expr, depth + 1)),
+            Expr::Subquery(s) => stack.push((&s.expr, depth + 1)),
+            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| (a.as_ref(), depth + 1))),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// Applies delayed name removal and refuses duplicate label sets, as Prometheus does at the

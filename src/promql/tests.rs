@@ -170,3 +170,28 @@ fn label_replace_and_topk() {
         vec![(r#"{__name__="req_total", job="b"}"#.to_string(), 2.0)]
     );
 }
+
+#[test]
+fn deeply_nested_queries_are_refused_not_crashing() {
+    let at_limit = MAX_EXPRESSION_DEPTH - 2;
+    for (q, ok) in [
+        (format!("{}1{}", "(".repeat(3_000), ")".repeat(3_000)), false),
+        (vec!["1"; 3_000].join("+"), false),
+        (format!("{}up", "-".repeat(3_000)), false),
+        ("1+".repeat(MAX_QUERY_BYTES / 2 + 1) + "1", false),
+        (format!("{}1{}", "(".repeat(at_limit), ")".repeat(at_limit)), true),
+        (vec!["1"; at_limit].join("+"), true),
+        (
+            format!("{}vector(1){}", "sum(".repeat(at_limit / 2), ")".repeat(at_limit / 2)),
+            true,
+        ),
+        (format!("{}up", "-".repeat(at_limit)), true),
+    ] {
+        let res = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || instant(&q, 0).is_ok())
+            .unwrap()
+            .join();
+        assert_eq!(res.ok(), Some(ok));
+    }
+}
