@@ -20,10 +20,13 @@ use support::remote_write::{self, series};
 
 const METRIC: &str = "e2e_remote_read_metric";
 
+/// Sorted labels and `(timestamp_ms, value)` samples.
+type OwnedSeries = (Vec<(String, String)>, Vec<(i64, f64)>);
+
 /// Sample values and spacing that exercise every branch of the XOR encoding: equal values,
 /// small and large deltas-of-delta, a NaN, both infinities, tiny and huge floats. (Not -0.0:
 /// proto3 does not put a double equal to 0 on the wire, so it arrives as +0 in any receiver.)
-fn known_series(base_ms: i64) -> Vec<(Vec<(String, String)>, Vec<(i64, f64)>)> {
+fn known_series(base_ms: i64) -> Vec<OwnedSeries> {
     let offsets = [
         0i64, 1000, 2000, 3000, 5500, 5501, 9000, 30_000, 30_001, 100_000, 100_250, 200_000,
     ];
@@ -70,7 +73,7 @@ fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-fn push_known(base_url: &str, data: &[(Vec<(String, String)>, Vec<(i64, f64)>)]) {
+fn push_known(base_url: &str, data: &[OwnedSeries]) {
     let request = WriteRequest {
         timeseries: data
             .iter()

@@ -63,7 +63,7 @@ impl Heimsight {
     }
 
     fn spawn(&mut self) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_heimsight"));
+        let mut command = Command::new(binary());
         command
             .arg("--web.listen-address=127.0.0.1:0")
             .arg(format!("--storage.path={}", self.data_dir.display()))
@@ -130,6 +130,13 @@ impl Heimsight {
     pub fn log_tail(&self) -> String {
         self.process.as_ref().map(LoggedChild::log_tail).unwrap_or_default()
     }
+}
+
+/// The binary under test: `HEIMSIGHT_BIN` if set (e.g. a release build), else the one cargo built.
+pub fn binary() -> PathBuf {
+    std::env::var_os("HEIMSIGHT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_heimsight")))
 }
 
 /// Finds the port in a line such as `... listening on 127.0.0.1:41234` (any log format).

@@ -53,8 +53,11 @@ pub fn encode_v1(request: &WriteRequest) -> Vec<u8> {
     snappy(&request.encode_to_vec())
 }
 
+/// A series to send by remote write 2.0: `(name, value)` labels and `(timestamp_ms, value)` samples.
+pub type SeriesV2<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, f64)>);
+
 /// Builds a 2.0 request: interns every label string in `symbols` (index 0 is always "").
-pub fn encode_v2(series: &[(Vec<(&str, &str)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+pub fn encode_v2(series: &[SeriesV2]) -> Vec<u8> {
     let mut symbols = vec![String::new()];
     let mut intern = |text: &str| -> u32 {
         if let Some(position) = symbols.iter().position(|s| s == text) {
