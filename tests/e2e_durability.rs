@@ -31,13 +31,21 @@ type Acked = BTreeMap<String, Vec<(i64, f64)>>;
 
 /// Streams requests from several writers at once until `stop` is set or the server goes away.
 /// Each writer owns one series and sends strictly increasing timestamps, so no sample is ever
-/// refused as out of order; the value is the sample's sequence number.
-fn stream_writes(base_url: &str, phase: &str, first_ms: i64, stop: Arc<AtomicBool>) -> Acked {
+/// refused as out of order; the value is the sample's sequence number. A refusal is a failure,
+/// except once `interrupting` is set: a server shutting down may answer 503.
+fn stream_writes(
+    base_url: &str,
+    phase: &str,
+    first_ms: i64,
+    stop: Arc<AtomicBool>,
+    interrupting: Arc<AtomicBool>,
+) -> Acked {
     let acked = Arc::new(Mutex::new(Acked::new()));
     let mut handles = Vec::new();
     for writer in 0..WRITERS {
         let base_url = base_url.to_string();
         let stop = stop.clone();
+        let interrupting = interrupting.clone();
         let acked = acked.clone();
         let name = format!("{phase}-{writer}");
         handles.push(std::thread::spawn(move || {
@@ -68,6 +76,7 @@ fn stream_writes(base_url: &str, phase: &str, first_ms: i64, stop: Arc<AtomicBoo
                             acked.entry(name.clone()).or_default().extend(samples);
                         }
                     }
+                    Ok(_) if interrupting.load(Ordering::Relaxed) => break,
                     Ok(response) => panic!("writer {name}: a healthy server refused a valid request: {response:?}"),
                     // The server was killed under us: the request is unanswered, stop writing.
                     Err(_) => break,
@@ -95,11 +104,14 @@ fn stream_then(
     interrupt: impl FnOnce(&mut Heimsight),
 ) -> Acked {
     let stop = Arc::new(AtomicBool::new(false));
+    let interrupting = Arc::new(AtomicBool::new(false));
     let base_url = server.base_url();
     let phase_name = phase.to_string();
-    let writer_stop = stop.clone();
-    let streaming = std::thread::spawn(move || stream_writes(&base_url, &phase_name, first_ms, writer_stop));
+    let (writer_stop, writer_interrupting) = (stop.clone(), interrupting.clone());
+    let streaming =
+        std::thread::spawn(move || stream_writes(&base_url, &phase_name, first_ms, writer_stop, writer_interrupting));
     std::thread::sleep(duration);
+    interrupting.store(true, Ordering::Relaxed);
     interrupt(server);
     stop.store(true, Ordering::Relaxed);
     match streaming.join() {

@@ -67,7 +67,7 @@ fn main() {
     };
     let client = support::remote_write::client();
     println!("prometheus diff: scraping for {SCRAPE_SECONDS} s");
-    std::thread::sleep(Duration::from_secs(SCRAPE_SECONDS));
+    generate_api_traffic(&client, &prometheus.base_url(), Duration::from_secs(SCRAPE_SECONDS));
 
     let fractions = scrape_fractions(&client, &prometheus.base_url());
     let fraction = farthest_fraction(&fractions);
@@ -84,6 +84,9 @@ fn main() {
     let mut passed = 0;
     let mut failures = Vec::new();
     let mut skipped = 0;
+    // Cases where Prometheus itself answered nothing compare little: list them, to keep the
+    // query set honest.
+    let mut empty_in_reference = Vec::new();
     for query in queries(&at_seconds) {
         if query.subquery && aligned_scrapes {
             skipped += 1;
@@ -99,7 +102,10 @@ fn main() {
                 compare_range(&client, &prometheus, &heimsight, &query, eval_ms),
             ));
         }
-        for (mode, outcome) in outcomes {
+        for (mode, (outcome, reference_empty)) in outcomes {
+            if reference_empty {
+                empty_in_reference.push(format!("[{mode}] {}", query.expr));
+            }
             match outcome {
                 Ok(()) => passed += 1,
                 Err(difference) => failures.push(format!("[{mode}] {}\n    {difference}", query.expr)),
@@ -109,6 +115,13 @@ fn main() {
     for failure in &failures {
         println!("MISMATCH {failure}");
     }
+    if !empty_in_reference.is_empty() {
+        println!(
+            "prometheus diff: {} cases where Prometheus returned no series or an error: {}",
+            empty_in_reference.len(),
+            empty_in_reference.join(", ")
+        );
+    }
     if skipped > 0 {
         println!("prometheus diff: {skipped} subqueries skipped (scrapes on whole seconds)");
     }
@@ -117,6 +130,29 @@ fn main() {
     drop(heimsight);
     if !failures.is_empty() {
         std::process::exit(1);
+    }
+}
+
+/// Calls a few API endpoints of Prometheus while it scrapes itself, so that its HTTP request
+/// counters and duration histograms have varied, non-zero data to query.
+fn generate_api_traffic(client: &reqwest::blocking::Client, base_url: &str, duration: Duration) {
+    let started = std::time::Instant::now();
+    let mut round = 0u64;
+    while started.elapsed() < duration {
+        let now = support::ms_to_param(support::now_ms());
+        let query = format!("{base_url}/api/v1/query");
+        match round % 4 {
+            0 => api::get(client, &query, &[("query", "up"), ("time", &now)]),
+            1 => api::get(
+                client,
+                &query,
+                &[("query", "sum(rate(prometheus_http_requests_total[10s]))")],
+            ),
+            2 => api::get(client, &format!("{base_url}/api/v1/labels"), &[]),
+            _ => api::get(client, &format!("{base_url}/api/v1/series"), &[("match[]", "up")]),
+        };
+        round += 1;
+        std::thread::sleep(Duration::from_millis(150 + (round % 7) * 40));
     }
 }
 
@@ -186,7 +222,7 @@ fn compare_instant(
     heimsight: &Heimsight,
     query: &DiffQuery,
     eval_ms: i64,
-) -> Result<(), String> {
+) -> (Result<(), String>, bool) {
     let reference = api::instant_query(client, &prometheus.base_url(), &query.expr, eval_ms);
     let ours = api::instant_query(client, &heimsight.base_url(), &query.expr, eval_ms);
     let order = if query.ordered {
@@ -194,7 +230,10 @@ fn compare_instant(
     } else {
         Order::Unordered
     };
-    compare(&reference, &ours, order)
+    (
+        compare(&reference, &ours, order),
+        api::result_series(&reference).is_empty(),
+    )
 }
 
 fn compare_range(
@@ -203,12 +242,15 @@ fn compare_range(
     heimsight: &Heimsight,
     query: &DiffQuery,
     eval_ms: i64,
-) -> Result<(), String> {
+) -> (Result<(), String>, bool) {
     let start = eval_ms - RANGE_SECONDS * 1000;
     let reference = api::range_query(client, &prometheus.base_url(), &query.expr, start, eval_ms, RANGE_STEP);
     let ours = api::range_query(client, &heimsight.base_url(), &query.expr, start, eval_ms, RANGE_STEP);
     // Range results are always sorted by labels in Prometheus.
-    compare(&reference, &ours, Order::ByLabels)
+    (
+        compare(&reference, &ours, Order::ByLabels),
+        api::result_series(&reference).is_empty(),
+    )
 }
 
 fn short(text: &str) -> String {

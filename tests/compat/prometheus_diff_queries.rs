@@ -175,7 +175,7 @@ pub fn queries(at_seconds: &str) -> Vec<DiffQuery> {
         // Offsets, @ and subqueries.
         q("go_goroutines offset 10s"),
         q("rate(process_cpu_seconds_total[20s] offset 15s)"),
-        q("sum(up offset 1m)"),
+        q("sum by (job) (up offset 20s)"),
         q(&format!("go_memstats_heap_alloc_bytes @ {at_seconds}")),
         q(&format!("rate(go_memstats_alloc_bytes_total[20s] @ {at_seconds})")),
         subquery("max_over_time(go_memstats_heap_alloc_bytes[30s:5s])"),
