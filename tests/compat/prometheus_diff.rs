@@ -223,8 +223,12 @@ fn compare_instant(
     query: &DiffQuery,
     eval_ms: i64,
 ) -> (Result<(), String>, bool) {
-    let reference = api::instant_query(client, &prometheus.base_url(), &query.expr, eval_ms);
-    let ours = api::instant_query(client, &heimsight.base_url(), &query.expr, eval_ms);
+    let reference = api::try_instant_query(client, &prometheus.base_url(), &query.expr, eval_ms);
+    let ours = api::try_instant_query(client, &heimsight.base_url(), &query.expr, eval_ms);
+    let (reference, ours) = match (reference, ours) {
+        (Ok(reference), Ok(ours)) => (reference, ours),
+        (reference, ours) => return (Err(transport_failure(reference, ours)), false),
+    };
     let order = if query.ordered {
         Order::ByValue
     } else {
@@ -244,13 +248,26 @@ fn compare_range(
     eval_ms: i64,
 ) -> (Result<(), String>, bool) {
     let start = eval_ms - RANGE_SECONDS * 1000;
-    let reference = api::range_query(client, &prometheus.base_url(), &query.expr, start, eval_ms, RANGE_STEP);
-    let ours = api::range_query(client, &heimsight.base_url(), &query.expr, start, eval_ms, RANGE_STEP);
+    let reference = api::try_range_query(client, &prometheus.base_url(), &query.expr, start, eval_ms, RANGE_STEP);
+    let ours = api::try_range_query(client, &heimsight.base_url(), &query.expr, start, eval_ms, RANGE_STEP);
+    let (reference, ours) = match (reference, ours) {
+        (Ok(reference), Ok(ours)) => (reference, ours),
+        (reference, ours) => return (Err(transport_failure(reference, ours)), false),
+    };
     // Range results are always sorted by labels in Prometheus.
     (
         compare(&reference, &ours, Order::ByLabels),
         api::result_series(&reference).is_empty(),
     )
+}
+
+/// A request that got no HTTP answer at all counts as a difference, not as the end of the run.
+fn transport_failure(reference: Result<ApiResponse, String>, ours: Result<ApiResponse, String>) -> String {
+    let describe = |side: Result<ApiResponse, String>| match side {
+        Ok(response) => format!("{} {}", response.status, short(&response.text)),
+        Err(err) => err,
+    };
+    format!("Prometheus: {}; Heimsight: {}", describe(reference), describe(ours))
 }
 
 fn short(text: &str) -> String {

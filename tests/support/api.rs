@@ -40,12 +40,17 @@ pub struct ResultSeries {
 }
 
 pub fn get(client: &reqwest::blocking::Client, url: &str, params: &[(&str, &str)]) -> ApiResponse {
+    try_get(client, url, params).unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Like [`get`], with transport errors (server gone, timeout) as a value.
+pub fn try_get(client: &reqwest::blocking::Client, url: &str, params: &[(&str, &str)]) -> Result<ApiResponse, String> {
     let response = client
         .get(url)
         .query(params)
         .send()
-        .unwrap_or_else(|err| panic!("GET {url} failed: {err}"));
-    into_api_response(response)
+        .map_err(|err| format!("GET {url} failed: {err}"))?;
+    Ok(into_api_response(response))
 }
 
 pub fn post_form(client: &reqwest::blocking::Client, url: &str, params: &[(&str, &str)]) -> ApiResponse {
@@ -86,8 +91,17 @@ fn into_api_response(response: reqwest::blocking::Response) -> ApiResponse {
 }
 
 pub fn instant_query(client: &reqwest::blocking::Client, base_url: &str, query: &str, time_ms: i64) -> ApiResponse {
+    try_instant_query(client, base_url, query, time_ms).unwrap_or_else(|err| panic!("{err}"))
+}
+
+pub fn try_instant_query(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    query: &str,
+    time_ms: i64,
+) -> Result<ApiResponse, String> {
     let time = super::ms_to_param(time_ms);
-    get(
+    try_get(
         client,
         &format!("{base_url}/api/v1/query"),
         &[("query", query), ("time", &time)],
@@ -102,9 +116,20 @@ pub fn range_query(
     end_ms: i64,
     step: &str,
 ) -> ApiResponse {
+    try_range_query(client, base_url, query, start_ms, end_ms, step).unwrap_or_else(|err| panic!("{err}"))
+}
+
+pub fn try_range_query(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step: &str,
+) -> Result<ApiResponse, String> {
     let start = super::ms_to_param(start_ms);
     let end = super::ms_to_param(end_ms);
-    get(
+    try_get(
         client,
         &format!("{base_url}/api/v1/query_range"),
         &[("query", query), ("start", &start), ("end", &end), ("step", step)],
