@@ -1,8 +1,8 @@
 //! Hostile and unusual input against the real binary over HTTP.
 //!
-//! Expected answers come from Prometheus 3's receiver (`storage/remote/write_handler.go`,
-//! `config.RemoteWriteProtoMsg.Validate`) and from Prometheus 2.42's query API (observed with
-//! Debian's package). Prometheus answers with `http.Error`, i.e. `text/plain; charset=utf-8` and
+//! Expected answers come from Prometheus 3's receiver (`storage/remote/write_handler.go` on
+//! client_golang's `exp/api/remote` handler: Content-Encoding (415), then snappy (400), then
+//! Content-Type (415)) and from Prometheus 2.42's query API (observed with Debian's package). Prometheus answers with `http.Error`, i.e. `text/plain; charset=utf-8` and
 //! the message plus a newline. Where the text comes from Go's protobuf library (gogo: "unexpected
 //! EOF", "proto: wrong wireType …") a Rust decoder cannot reproduce it, so only the 400 is checked.
 //!
@@ -163,8 +163,14 @@ fn hostile_cases(now_ms: i64) -> Vec<Case> {
             expected: Expected::AnyOf(&[400, 413]),
         },
         Case {
-            name: "JSON content type",
+            name: "JSON body and content type (snappy is decoded first)",
             body: br#"{"timeseries":[]}"#.to_vec(),
+            headers: vec![("Content-Type", "application/json".to_string())],
+            expected: Expected::Exact(400, "snappy: corrupt input"),
+        },
+        Case {
+            name: "snappy protobuf body with a JSON content type",
+            body: valid.clone(),
             headers: vec![("Content-Type", "application/json".to_string())],
             expected: Expected::Exact(
                 415,
@@ -180,7 +186,7 @@ fn hostile_cases(now_ms: i64) -> Vec<Case> {
             ],
             expected: Expected::Exact(
                 415,
-                "got application/x-protobuf;proto=foo.Bar content type; unknown remote write protobuf message foo.Bar, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request",
+                "got application/x-protobuf;proto=foo.Bar content type; unknown type for remote write protobuf message foo.Bar, supported: prometheus.WriteRequest, io.prometheus.write.v2.Request",
             ),
         },
         Case {

@@ -17,14 +17,14 @@ mod support;
 
 mod prometheus_diff_queries;
 
-use prometheus_diff_queries::{DiffQuery, queries};
+use prometheus_diff_queries::{DiffQuery, MAX_REACH_MS, queries};
 use std::time::Duration;
 use support::api::{self, ApiResponse, ResultSeries};
 use support::heimsight::Heimsight;
 use support::prometheus::Prometheus;
 
-/// How long Prometheus scrapes before the queries: enough for the 40 s windows below.
-const SCRAPE_SECONDS: u64 = 50;
+/// How long Prometheus scrapes at least before the queries.
+const SCRAPE_SECONDS: u64 = 60;
 const RANGE_SECONDS: i64 = 30;
 const RANGE_STEP: &str = "5s";
 const RELATIVE_TOLERANCE: f64 = 1e-9;
@@ -69,10 +69,18 @@ fn main() {
     println!("prometheus diff: scraping for {SCRAPE_SECONDS} s");
     generate_api_traffic(&client, &prometheus.base_url(), Duration::from_secs(SCRAPE_SECONDS));
 
+    // Prometheus 2.42 starts sending only samples appended after its remote-write queue
+    // started, so Heimsight's data begins a few seconds later than Prometheus' own: every
+    // window the queries read must lie after Heimsight's first sample.
+    let first_ms = first_sample_in_heimsight(&client, &heimsight);
+    let earliest_eval = first_ms + 2_000 + MAX_REACH_MS + RANGE_SECONDS * 1000;
+    while support::now_ms() - 3_000 < earliest_eval + 1_000 {
+        generate_api_traffic(&client, &prometheus.base_url(), Duration::from_secs(1));
+    }
     let fractions = scrape_fractions(&client, &prometheus.base_url());
     let fraction = farthest_fraction(&fractions);
     let last_complete_ms = support::now_ms() - 3_000;
-    let eval_ms = (last_complete_ms / 1000 - 2) * 1000 + fraction;
+    let eval_ms = (last_complete_ms / 1000 - 1) * 1000 + fraction;
     wait_for_heimsight(&client, &heimsight, eval_ms);
     let aligned_scrapes = fractions.iter().any(|f| circular_distance(*f, 0) < 5);
     println!(
@@ -154,6 +162,26 @@ fn generate_api_traffic(client: &reqwest::blocking::Client, base_url: &str, dura
         round += 1;
         std::thread::sleep(Duration::from_millis(150 + (round % 7) * 40));
     }
+}
+
+/// The newest first sample of the `up` series in Heimsight, read by remote read.
+fn first_sample_in_heimsight(client: &reqwest::blocking::Client, heimsight: &Heimsight) -> i64 {
+    let now = support::now_ms();
+    let found = support::wait_for(Duration::from_secs(30), Duration::from_millis(500), || {
+        let series = support::remote_read::read_samples(
+            client,
+            &heimsight.base_url(),
+            now - 600_000,
+            now,
+            vec![support::remote_read::matcher_eq("__name__", "up")],
+        );
+        let firsts: Vec<i64> = series
+            .iter()
+            .filter_map(|s| s.samples.first().map(|(t, _)| *t))
+            .collect();
+        (firsts.len() == 2).then(|| firsts.into_iter().max().unwrap_or(now))
+    });
+    found.unwrap_or_else(|| panic!("Heimsight received no `up` samples from Prometheus' remote write"))
 }
 
 /// The millisecond fractions of the scrape timestamps, from Prometheus' own raw samples.

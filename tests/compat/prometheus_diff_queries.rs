@@ -10,10 +10,14 @@
 //!   `(t-r, t]`): evaluation times are chosen away from every scrape timestamp instead;
 //! - regexes matching `\n` with `.` (3.x only) — no label value here holds a newline;
 //! - `holt_winters` (renamed `double_exponential_smoothing` in 3.x);
+//! - `atan2` (2.x keeps `__name__`, 3.x drops it like the other arithmetic operators);
 //! - selectors of several metric names under a function that drops `__name__`
 //!   (2.x fails with "vector cannot contain metrics with the same labelset", 3.x with delayed
 //!   name removal may not);
 //! - `topk`/`bottomk`/`sort` over tied values, whose order neither version defines.
+
+/// The farthest any query reaches back from its evaluation time (range 40 s + offset 20 s).
+pub const MAX_REACH_MS: i64 = 60_000;
 
 /// One expression; `ordered` when Prometheus defines the order of an instant result.
 pub struct DiffQuery {
@@ -140,7 +144,6 @@ pub fn queries(at_seconds: &str) -> Vec<DiffQuery> {
         q("-go_goroutines"),
         q("go_goroutines % 7"),
         q("go_goroutines ^ 2"),
-        q("go_goroutines atan2 10"),
         q("2 ^ 3 ^ 2"),
         q("up / 0"),
         q("(up - 1) / 0"),
