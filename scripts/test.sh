@@ -61,7 +61,7 @@ counts=$(awk '/^test result:/ {
     }
   } END { printf "%d passed, %d failed", passed, failed }' "$output")
 # The harness-less suites print their own counts.
-grep -E '^(promql scripts|prometheus diff):' "$output" || true
+grep -E '^(promql scripts|prometheus diff): [0-9]+ passed' "$output" || true
 echo "rust tests: $counts"
 if [ "$status" -ne 0 ]; then
   echo "FAILED (cargo test exit status $status)"
