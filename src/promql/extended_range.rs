@@ -254,4 +254,50 @@ mod tests {
         assert!(check_function("resets", Extension::Anchored).is_ok());
         assert!(check_function("resets", Extension::Smoothed).is_err());
     }
+
+    /// Series `m`: 0, 1, 2, … every minute from t=0 to 10m.
+    fn run(q: &str, t: i64) -> Result<Vec<f64>, PromqlError> {
+        use crate::promql::{Engine, EngineOptions, QueryOptions, Value};
+        use crate::storage::Labels;
+        use crate::storage::memory::MemorySeriesSet;
+        use crate::storage::model::Sample as StoredSample;
+        let mut store = MemorySeriesSet::new();
+        store.add_samples(
+            Labels::from_pairs([("__name__", "m")]),
+            (0..=10).map(|i| StoredSample {
+                t: i * 60_000,
+                v: i as f64,
+            }),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| PromqlError::Execution(e.to_string()))?;
+        let engine = Engine::new(EngineOptions::default());
+        let result = rt.block_on(engine.instant_query(&store, q, t, &QueryOptions::default()))?;
+        match result.value {
+            Value::Vector(v) => Ok(v.into_iter().map(|s| s.f).collect()),
+            other => Err(PromqlError::Execution(format!("unexpected {other:?}"))),
+        }
+    }
+
+    #[test]
+    fn engine_evaluates_modified_selectors() {
+        // Anchored: from the point at 0s (before the window (30s, 90s]) to the one at 60s.
+        assert_eq!(run("increase(m[1m] anchored)", 90_000).unwrap(), vec![1.0]);
+        // Smoothed: interpolated at 30s (0.5) and 90s (1.5); the latter needs the point at
+        // 120s, after the evaluation time, so the prefetch must have read past it.
+        assert_eq!(run("increase(m[1m] smoothed)", 90_000).unwrap(), vec![1.0]);
+        assert_eq!(run("m smoothed", 90_000).unwrap(), vec![1.5]);
+        assert_eq!(run("m offset 1m smoothed", 90_000).unwrap(), vec![0.5]);
+        let err = run("deriv(m[1m] smoothed)", 90_000).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "smoothed modifier can only be used with: delta, increase, rate - not with deriv"
+        );
+        let err = run("m[1m] anchored smoothed", 90_000).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "1:1: parse error: anchored and smoothed modifiers cannot be used together"
+        );
+    }
 }
