@@ -13,6 +13,7 @@ use promql_parser::parser::{Call, Expr};
 pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlError> {
     let name = call.func.name;
     let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+    extended_range::check_call(ev.extended, name, &args)?;
     match name {
         "time" => return Ok(Val::Scalar(ts as f64 / 1000.0)),
         "pi" => return Ok(Val::Scalar(std::f64::consts::PI)),
@@ -245,9 +246,6 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
         Expr::MatrixSelector(ms) => ev.select_extended(ms, ts)?,
         _ => None,
     };
-    if let Some(sel) = &extended {
-        extended_range::check_function(name, sel.modifier)?;
-    }
     let (range_start, range_end) = ev.range_window(range_expr, ts);
     if name == "quantile_over_time"
         && let Some(&q) = scalars.first()

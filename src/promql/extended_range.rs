@@ -143,6 +143,22 @@ pub fn check_function(name: &str, modifier: Extension) -> Result<(), PromqlError
     )))
 }
 
+/// [`check_function`] for a call whose range argument is a modified selector.
+pub fn check_call(extended: &ExtendedSelectors, name: &str, args: &[&Expr]) -> Result<(), PromqlError> {
+    for arg in args {
+        let mut expr = *arg;
+        while let Expr::Paren(p) = expr {
+            expr = &p.expr;
+        }
+        if let Expr::MatrixSelector(ms) = expr
+            && let Some(modifier) = extended.get(&selector_key(&ms.vs))
+        {
+            check_function(name, *modifier)?;
+        }
+    }
+    Ok(())
+}
+
 /// The time span `(mint, maxt]` of raw points a selector with `modifier` reads for the
 /// window `(start, end]`: the lookback period before, and for smoothed also after.
 pub fn fetch_span(modifier: Extension, start: i64, end: i64, lookback: i64) -> (i64, i64) {
@@ -289,6 +305,7 @@ mod tests {
         assert_eq!(run("increase(m[1m] smoothed)", 90_000).unwrap(), vec![1.0]);
         assert_eq!(run("m smoothed", 90_000).unwrap(), vec![1.5]);
         assert_eq!(run("m offset 1m smoothed", 90_000).unwrap(), vec![0.5]);
+        assert!(run("absent_over_time(m[1m] anchored)", 90_000).is_err());
         let err = run("deriv(m[1m] smoothed)", 90_000).unwrap_err().to_string();
         assert_eq!(
             err,
