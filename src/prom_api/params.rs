@@ -236,16 +236,10 @@ pub fn parse_selector(text: &str) -> Result<Vec<Vec<LabelMatcher>>, String> {
     selector_matcher_sets(&selector)
 }
 
-/// Parses PromQL with promql-parser, its messages worded as Prometheus words them
-/// (`parse error: …`; promql-parser does not report positions).
+/// Parses PromQL with promql-parser, its errors worded and placed as Prometheus' are
+/// (`1:5: parse error: …`).
 pub fn parse_promql(text: &str) -> Result<promql_parser::parser::Expr, String> {
-    promql_parser::parser::parse(text).map_err(|reason| {
-        if reason.contains("parse error") {
-            reason
-        } else {
-            format!("parse error: {reason}")
-        }
-    })
+    promql_parser::parser::parse(text).map_err(|reason| crate::promql::parse_error::diagnose(text, &reason))
 }
 
 /// Converts a parsed vector selector into the store's matchers.

@@ -1,0 +1,716 @@
+//! A recursive-descent reading of PromQL's grammar over our tokens, reporting the first
+//! syntax error the way Prometheus' yacc parser words and places it, and building a small
+//! tree for the type checks Prometheus runs after a successful parse.
+
+use super::lexer::{Kind, Token};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Scalar,
+    Vector,
+    Matrix,
+    String,
+}
+
+impl Type {
+    /// Prometheus' `DocumentedType`.
+    pub fn documented(self) -> &'static str {
+        match self {
+            Type::Scalar => "scalar",
+            Type::Vector => "instant vector",
+            Type::Matrix => "range vector",
+            Type::String => "string",
+        }
+    }
+}
+
+/// An error found at a byte offset of the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub pos: usize,
+    pub message: String,
+}
+
+/// Why reading stopped: a diagnosed error, or a construct this reader does not model (the
+/// caller then falls back to promql-parser's wording).
+#[derive(Debug)]
+pub enum Stop {
+    Found(Problem),
+    Unknown,
+}
+
+type Read<T> = Result<T, Stop>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Card {
+    OneToOne,
+    ManyToOne,
+    OneToMany,
+}
+
+#[derive(Debug)]
+pub enum Node {
+    Number {
+        pos: usize,
+    },
+    Str {
+        pos: usize,
+    },
+    Selector {
+        pos: usize,
+        name: Option<String>,
+        matchers: Vec<Matcher>,
+        offset: bool,
+        at: bool,
+    },
+    Matrix {
+        pos: usize,
+        offset: bool,
+        at: bool,
+    },
+    Subquery {
+        pos: usize,
+        inner: Box<Node>,
+        offset: bool,
+        at: bool,
+    },
+    Paren {
+        pos: usize,
+        inner: Box<Node>,
+    },
+    Unary {
+        pos: usize,
+        inner: Box<Node>,
+    },
+    Binary(Box<Binary>),
+    Call {
+        pos: usize,
+        name: String,
+        args: Vec<Node>,
+    },
+    Aggregate {
+        pos: usize,
+        op: String,
+        args: Vec<Node>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Matcher {
+    pub name: String,
+    pub op: String,
+    /// The unquoted value, when it had no escapes.
+    pub value: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Binary {
+    pub op: String,
+    pub op_pos: usize,
+    pub return_bool: bool,
+    pub has_matching_labels: bool,
+    pub card: Card,
+    pub lhs: Node,
+    pub rhs: Node,
+}
+
+impl Node {
+    pub fn pos(&self) -> usize {
+        match self {
+            Node::Number { pos }
+            | Node::Str { pos }
+            | Node::Selector { pos, .. }
+            | Node::Matrix { pos, .. }
+            | Node::Subquery { pos, .. }
+            | Node::Paren { pos, .. }
+            | Node::Unary { pos, .. }
+            | Node::Call { pos, .. }
+            | Node::Aggregate { pos, .. } => *pos,
+            Node::Binary(b) => b.lhs.pos(),
+        }
+    }
+}
+
+/// Nesting beyond this is left to promql-parser's own diagnosis.
+const MAX_DEPTH: usize = 200;
+
+pub struct Parser<'a> {
+    tokens: &'a [Token],
+    index: usize,
+    depth: usize,
+    /// Constructs with an error rule in Prometheus' grammar that enclose the current token:
+    /// a syntax error deep inside an aggregation is reported `in aggregation`.
+    contexts: Vec<&'static str>,
+    /// Errors Prometheus raises in grammar actions: they do not stop parsing, and the first
+    /// one recorded wins over a later syntax error.
+    pub action_errors: Vec<Problem>,
+}
+
+fn unexpected(token: &Token, context: &str, expected: &str) -> Stop {
+    if token.kind == Kind::Error {
+        return Stop::Found(Problem {
+            pos: token.pos,
+            message: token.text.clone(),
+        });
+    }
+    let mut message = format!("unexpected {}", token.describe());
+    if !context.is_empty() {
+        message.push_str(" in ");
+        message.push_str(context);
+    }
+    if !expected.is_empty() {
+        message.push_str(", expected ");
+        message.push_str(expected);
+    }
+    Stop::Found(Problem {
+        pos: token.pos,
+        message,
+    })
+}
+
+/// Binding strength of a binary operator token, higher binds tighter; `None` if the token
+/// is not a binary operator.
+fn precedence(token: &Token) -> Option<u8> {
+    if token.kind != Kind::Operator {
+        return None;
+    }
+    match token.text.to_ascii_lowercase().as_str() {
+        "or" => Some(1),
+        "and" | "unless" => Some(2),
+        "==" | "!=" | "<=" | "<" | ">=" | ">" => Some(3),
+        "+" | "-" => Some(4),
+        "*" | "/" | "%" | "atan2" => Some(5),
+        "^" => Some(6),
+        _ => None,
+    }
+}
+
+/// A sign binds looser than `^` only: `-a ^ b` is `-(a ^ b)`.
+const UNARY_OPERAND_PRECEDENCE: u8 = 6;
+
+impl<'a> Parser<'a> {
+    pub fn new(tokens: &'a [Token]) -> Self {
+        Parser {
+            tokens,
+            index: 0,
+            depth: 0,
+            contexts: Vec::new(),
+            action_errors: Vec::new(),
+        }
+    }
+
+    fn peek(&self) -> Read<&'a Token> {
+        self.tokens.get(self.index).ok_or(Stop::Unknown)
+    }
+
+    fn advance(&mut self) -> Read<&'a Token> {
+        let token = self.peek()?;
+        self.index += 1;
+        Ok(token)
+    }
+
+    fn action(&mut self, pos: usize, message: impl Into<String>) {
+        self.action_errors.push(Problem {
+            pos,
+            message: message.into(),
+        });
+    }
+
+    /// The whole query: one expression, then end of input.
+    pub fn query(&mut self) -> Read<Node> {
+        let first = self.peek()?;
+        if first.kind == Kind::Eof {
+            return Err(Stop::Found(Problem {
+                pos: 0,
+                message: "no expression found in input".into(),
+            }));
+        }
+        let node = self.expr(0)?;
+        let next = self.peek()?;
+        if next.kind != Kind::Eof {
+            return Err(unexpected(next, "", ""));
+        }
+        Ok(node)
+    }
+
+    fn expr(&mut self, min_precedence: u8) -> Read<Node> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Stop::Unknown);
+        }
+        let result = self.expr_inner(min_precedence);
+        self.depth -= 1;
+        result
+    }
+
+    fn expr_inner(&mut self, min_precedence: u8) -> Read<Node> {
+        let mut lhs = self.unary()?;
+        loop {
+            let token = self.peek()?;
+            let Some(prec) = precedence(token) else {
+                return Ok(lhs);
+            };
+            if prec < min_precedence {
+                return Ok(lhs);
+            }
+            self.index += 1;
+            let op = token.text.to_ascii_lowercase();
+            let (return_bool, has_matching_labels, card) = self.bin_modifiers()?;
+            // `^` is right-associative, everything else left-associative.
+            let next_min = if op == "^" { prec } else { prec + 1 };
+            let rhs = self.expr(next_min)?;
+            lhs = Node::Binary(Box::new(Binary {
+                op,
+                op_pos: token.pos,
+                return_bool,
+                has_matching_labels,
+                card,
+                lhs,
+                rhs,
+            }));
+        }
+    }
+
+    fn bin_modifiers(&mut self) -> Read<(bool, bool, Card)> {
+        let mut return_bool = false;
+        let mut has_labels = false;
+        let mut card = Card::OneToOne;
+        if self.is_keyword("bool")? {
+            self.index += 1;
+            return_bool = true;
+        }
+        if self.is_keyword("on")? || self.is_keyword("ignoring")? {
+            self.index += 1;
+            has_labels = self.grouping()? > 0;
+            if self.is_keyword("group_left")? || self.is_keyword("group_right")? {
+                let token = self.advance()?;
+                card = if token.text.eq_ignore_ascii_case("group_left") {
+                    Card::ManyToOne
+                } else {
+                    Card::OneToMany
+                };
+                if self.peek()?.kind == Kind::LeftParen {
+                    self.grouping()?;
+                }
+            }
+        }
+        let next = self.peek()?;
+        if next.kind == Kind::Keyword && next.text.to_ascii_lowercase().starts_with("fill") {
+            return Err(Stop::Unknown);
+        }
+        Ok((return_bool, has_labels, card))
+    }
+
+    fn is_keyword(&self, word: &str) -> Read<bool> {
+        let token = self.peek()?;
+        Ok(token.kind == Kind::Keyword && token.text.eq_ignore_ascii_case(word))
+    }
+
+    /// `( label, … )` of by/without/on/ignoring/group_x; returns the number of labels.
+    fn grouping(&mut self) -> Read<usize> {
+        let open = self.advance()?;
+        if open.kind != Kind::LeftParen {
+            return Err(unexpected(open, "grouping opts", "\"(\""));
+        }
+        let mut count = 0;
+        loop {
+            let token = self.advance()?;
+            match token.kind {
+                Kind::RightParen => return Ok(count),
+                Kind::Identifier
+                | Kind::Keyword
+                | Kind::Aggregator
+                | Kind::Preprocessor
+                | Kind::Str
+                | Kind::MetricIdentifier => {}
+                Kind::Operator if token.text.chars().all(|c| c.is_ascii_alphanumeric()) => {}
+                _ => return Err(unexpected(token, "grouping opts", "label")),
+            }
+            count += 1;
+            let after = self.advance()?;
+            match after.kind {
+                Kind::RightParen => return Ok(count),
+                Kind::Comma => {}
+                _ => return Err(unexpected(after, "grouping opts", "\",\" or \")\"")),
+            }
+        }
+    }
+
+    fn unary(&mut self) -> Read<Node> {
+        let token = self.peek()?;
+        if token.kind == Kind::Operator && (token.text == "+" || token.text == "-") {
+            self.index += 1;
+            // Prometheus folds a sign into a number literal, so it never becomes a unary node.
+            let next = self.peek()?;
+            let inner = self.expr(UNARY_OPERAND_PRECEDENCE)?;
+            if next.kind == Kind::Number && matches!(inner, Node::Number { .. }) {
+                return Ok(Node::Number { pos: token.pos });
+            }
+            return Ok(Node::Unary {
+                pos: token.pos,
+                inner: Box::new(inner),
+            });
+        }
+        let primary = self.primary()?;
+        self.postfix(primary)
+    }
+
+    fn primary(&mut self) -> Read<Node> {
+        let token = self.advance()?;
+        match token.kind {
+            Kind::Number => Ok(Node::Number { pos: token.pos }),
+            Kind::Str => Ok(Node::Str { pos: token.pos }),
+            Kind::LeftParen => {
+                let inner = self.expr(0)?;
+                let close = self.advance()?;
+                if close.kind != Kind::RightParen {
+                    return Err(self.plain_unexpected(close));
+                }
+                Ok(Node::Paren {
+                    pos: token.pos,
+                    inner: Box::new(inner),
+                })
+            }
+            Kind::LeftBrace => self.selector(token.pos, None),
+            Kind::Aggregator if self.peek()?.kind == Kind::LeftParen || self.is_grouping_keyword()? => {
+                self.aggregate(token)
+            }
+            Kind::Identifier if self.peek()?.kind == Kind::LeftParen => self.call(token),
+            Kind::Identifier | Kind::MetricIdentifier | Kind::Aggregator | Kind::Keyword | Kind::Preprocessor => {
+                if self.peek()?.kind == Kind::LeftBrace {
+                    self.index += 1;
+                    return self.selector(token.pos, Some(token.text.clone()));
+                }
+                Ok(Node::Selector {
+                    pos: token.pos,
+                    name: Some(token.text.clone()),
+                    matchers: Vec::new(),
+                    offset: false,
+                    at: false,
+                })
+            }
+            _ => Err(self.plain_unexpected(token)),
+        }
+    }
+
+    /// An unexpected token outside any construct with its own wording.
+    fn plain_unexpected(&self, token: &Token) -> Stop {
+        unexpected(token, self.contexts.last().copied().unwrap_or_default(), "")
+    }
+
+    fn is_grouping_keyword(&self) -> Read<bool> {
+        Ok(self.is_keyword("by")? || self.is_keyword("without")?)
+    }
+
+    fn call(&mut self, name: &Token) -> Read<Node> {
+        self.index += 1; // the `(`
+        let mut args = Vec::new();
+        if self.peek()?.kind == Kind::RightParen {
+            self.index += 1;
+        } else {
+            loop {
+                args.push(self.expr(0)?);
+                let token = self.advance()?;
+                match token.kind {
+                    Kind::RightParen => break,
+                    Kind::Comma if self.peek()?.kind == Kind::RightParen => {
+                        self.action(token.pos, "trailing commas not allowed in function call args");
+                        self.index += 1;
+                        break;
+                    }
+                    Kind::Comma => {}
+                    _ => return Err(self.plain_unexpected(token)),
+                }
+            }
+        }
+        if super::functions::lookup(&name.text).is_none() {
+            self.action(
+                name.pos,
+                format!("unknown function with name {}", super::go_quote(&name.text)),
+            );
+        }
+        Ok(Node::Call {
+            pos: name.pos,
+            name: name.text.clone(),
+            args,
+        })
+    }
+
+    fn aggregate(&mut self, op: &Token) -> Read<Node> {
+        self.contexts.push("aggregation");
+        let args = self.aggregate_body();
+        self.contexts.pop();
+        let (args, leading_modifier) = args?;
+        if !leading_modifier && self.is_grouping_keyword()? {
+            self.index += 1;
+            self.grouping()?;
+        }
+        let op_name = op.text.to_ascii_lowercase();
+        let with_param = matches!(
+            op_name.as_str(),
+            "topk" | "bottomk" | "count_values" | "quantile" | "limitk" | "limit_ratio"
+        );
+        let wanted = if with_param { 2 } else { 1 };
+        if args.is_empty() {
+            self.action(op.pos, "no arguments for aggregate expression provided");
+        } else if args.len() != wanted {
+            self.action(
+                op.pos,
+                format!(
+                    "wrong number of arguments for aggregate expression provided, expected {wanted}, got {}",
+                    args.len()
+                ),
+            );
+        }
+        Ok(Node::Aggregate {
+            pos: op.pos,
+            op: op_name,
+            args,
+        })
+    }
+
+    /// An aggregation's optional leading modifier and parenthesized arguments.
+    fn aggregate_body(&mut self) -> Read<(Vec<Node>, bool)> {
+        let leading_modifier = self.is_grouping_keyword()?;
+        if leading_modifier {
+            self.index += 1;
+            self.grouping()?;
+        }
+        let open = self.advance()?;
+        if open.kind != Kind::LeftParen {
+            return Err(self.plain_unexpected(open));
+        }
+        let mut args = Vec::new();
+        if self.peek()?.kind == Kind::RightParen {
+            self.index += 1;
+            return Ok((args, leading_modifier));
+        }
+        loop {
+            args.push(self.expr(0)?);
+            let token = self.advance()?;
+            match token.kind {
+                Kind::RightParen => return Ok((args, leading_modifier)),
+                Kind::Comma if self.peek()?.kind == Kind::RightParen => return Err(Stop::Unknown),
+                Kind::Comma => {}
+                _ => return Err(self.plain_unexpected(token)),
+            }
+        }
+    }
+
+    fn selector(&mut self, pos: usize, name: Option<String>) -> Read<Node> {
+        let mut matchers = Vec::new();
+        loop {
+            let token = self.advance()?;
+            match token.kind {
+                Kind::RightBrace => break,
+                Kind::Identifier => {}
+                // Quoted names (UTF-8 label names, or a bare quoted metric name).
+                Kind::Str => return Err(Stop::Unknown),
+                _ => return Err(unexpected(token, "label matching", "identifier or \"}\"")),
+            }
+            let op = self.advance()?;
+            let is_match_op =
+                op.kind == Kind::Eql || (op.kind == Kind::Operator && matches!(op.text.as_str(), "!=" | "=~" | "!~"));
+            if !is_match_op {
+                return Err(unexpected(op, "label matching", "label matching operator"));
+            }
+            let value = self.advance()?;
+            if value.kind != Kind::Str {
+                return Err(unexpected(value, "label matching", "string"));
+            }
+            matchers.push(Matcher {
+                name: token.text.clone(),
+                op: op.text.clone(),
+                value: plain_value(&value.text),
+            });
+            let after = self.advance()?;
+            match after.kind {
+                Kind::RightBrace => break,
+                Kind::Comma => {}
+                _ => return Err(unexpected(after, "label matching", "\",\" or \"}\"")),
+            }
+        }
+        Ok(Node::Selector {
+            pos,
+            name,
+            matchers,
+            offset: false,
+            at: false,
+        })
+    }
+
+    /// Ranges, subqueries, `offset` and `@` after an operand.
+    fn postfix(&mut self, mut node: Node) -> Read<Node> {
+        loop {
+            let token = self.peek()?;
+            match token.kind {
+                Kind::LeftBracket => {
+                    self.index += 1;
+                    node = self.range_or_subquery(node, token.pos)?;
+                }
+                Kind::Keyword if token.text.eq_ignore_ascii_case("offset") => {
+                    self.index += 1;
+                    self.offset_value()?;
+                    node = self.modifier(node, "offset")?;
+                }
+                Kind::Operator if token.text == "@" => {
+                    self.index += 1;
+                    self.at_value()?;
+                    node = self.modifier(node, "@")?;
+                }
+                Kind::Keyword
+                    if token.text.eq_ignore_ascii_case("smoothed") || token.text.eq_ignore_ascii_case("anchored") =>
+                {
+                    return Err(Stop::Unknown);
+                }
+                _ => return Ok(node),
+            }
+        }
+    }
+
+    fn range_or_subquery(&mut self, node: Node, bracket_pos: usize) -> Read<Node> {
+        let first = self.advance()?;
+        if !matches!(first.kind, Kind::Duration | Kind::Number) {
+            return Err(if first.kind == Kind::Error {
+                unexpected(first, "", "")
+            } else {
+                Stop::Unknown
+            });
+        }
+        let after = self.advance()?;
+        match after.kind {
+            Kind::RightBracket => {
+                match &node {
+                    Node::Selector {
+                        offset: false,
+                        at: false,
+                        ..
+                    } => {}
+                    Node::Selector { .. } => return Err(Stop::Unknown),
+                    _ => self.action(bracket_pos, "ranges only allowed for vector selectors"),
+                }
+                Ok(Node::Matrix {
+                    pos: node.pos(),
+                    offset: false,
+                    at: false,
+                })
+            }
+            Kind::Colon => {
+                let step = self.advance()?;
+                let close = if matches!(step.kind, Kind::Duration | Kind::Number) {
+                    self.advance()?
+                } else {
+                    step
+                };
+                match close.kind {
+                    Kind::RightBracket => Ok(Node::Subquery {
+                        pos: node.pos(),
+                        inner: Box::new(node),
+                        offset: false,
+                        at: false,
+                    }),
+                    Kind::Error => Err(unexpected(close, "", "")),
+                    _ => Err(Stop::Unknown),
+                }
+            }
+            Kind::Operator | Kind::LeftParen | Kind::Preprocessor | Kind::Aggregator => Err(Stop::Unknown),
+            _ => Err(unexpected(after, "subquery or range", "\":\" or \"]\"")),
+        }
+    }
+
+    fn offset_value(&mut self) -> Read<()> {
+        let mut token = self.advance()?;
+        if token.kind == Kind::Operator && (token.text == "-" || token.text == "+") {
+            token = self.advance()?;
+        }
+        match token.kind {
+            Kind::Duration | Kind::Number => Ok(()),
+            Kind::Error => Err(unexpected(token, "", "")),
+            _ => Err(unexpected(token, "offset", "duration")),
+        }
+    }
+
+    fn at_value(&mut self) -> Read<()> {
+        let mut token = self.advance()?;
+        if token.kind == Kind::Operator && (token.text == "-" || token.text == "+") {
+            token = self.advance()?;
+        }
+        match token.kind {
+            Kind::Number => Ok(()),
+            Kind::Preprocessor
+                if token.text.eq_ignore_ascii_case("start") || token.text.eq_ignore_ascii_case("end") =>
+            {
+                for wanted in [Kind::LeftParen, Kind::RightParen] {
+                    let next = self.advance()?;
+                    if next.kind != wanted {
+                        return Err(unexpected(next, "@", "timestamp"));
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(unexpected(token, "@", "timestamp")),
+        }
+    }
+
+    /// Prometheus' addOffset/setTimestamp checks, raised at the operand's start.
+    fn modifier(&mut self, node: Node, which: &str) -> Read<Node> {
+        let pos = node.pos();
+        match node {
+            Node::Selector {
+                pos,
+                name,
+                matchers,
+                offset,
+                at,
+            } => {
+                let (offset, at) = self.set_modifier(pos, which, offset, at);
+                Ok(Node::Selector {
+                    pos,
+                    name,
+                    matchers,
+                    offset,
+                    at,
+                })
+            }
+            Node::Matrix { pos, offset, at } => {
+                let (offset, at) = self.set_modifier(pos, which, offset, at);
+                Ok(Node::Matrix { pos, offset, at })
+            }
+            Node::Subquery { pos, inner, offset, at } => {
+                let (offset, at) = self.set_modifier(pos, which, offset, at);
+                Ok(Node::Subquery { pos, inner, offset, at })
+            }
+            Node::Paren { .. } => Err(Stop::Unknown),
+            other => {
+                let message = if which == "offset" {
+                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery"
+                } else {
+                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery"
+                };
+                self.action(pos, message);
+                Ok(other)
+            }
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// Records a modifier on an operand that takes it; a second one of a kind is an error.
+    fn set_modifier(&mut self, pos: usize, which: &str, offset: bool, at: bool) -> (bool, bool) {
+        match which {
+            "offset" if offset => self.action(pos, "offset may not be set multiple times"),
+            "@" if at => self.action(pos, "@ <timestamp> may not be set multiple times"),
+            _ => {}
+        }
+        if which == "offset" { (true, at) } else { (offset, true) }
+    }
+}
+
+/// A quoted label value without escapes, unquoted; `None` when it has escapes.
+fn plain_value(quoted: &str) -> Option<String> {
+    let inner = quoted.get(1..quoted.len().checked_sub(1)?)?;
+    if inner.contains('\\') && !quoted.starts_with('`') {
+        return None;
+    }
+    Some(inner.to_string())
+}
