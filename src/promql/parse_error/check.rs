@@ -145,10 +145,10 @@ fn binary(b: &Binary) -> Checked {
             "comparisons between scalars must use BOOL modifier".into(),
         ));
     }
-    for t in [lt, rt] {
+    for (t, operand) in [(lt, &b.lhs), (rt, &b.rhs)] {
         if t != Type::Scalar && t != Type::Vector {
             return Err(found(
-                pos,
+                operand.pos(),
                 "binary expression must contain only scalar and instant vector types".into(),
             ));
         }

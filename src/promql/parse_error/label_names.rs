@@ -71,7 +71,7 @@ fn invalid_utf8_literals(query: &str) -> Vec<(String, Vec<u8>)> {
 
 /// Decodes a quoted string token: Go's bytes, and promql-parser's string (which maps each
 /// byte escape to the character of the same number). `None` for anything unexpected.
-fn decode_both(token: &str) -> Option<(String, Vec<u8>)> {
+pub(super) fn decode_both(token: &str) -> Option<(String, Vec<u8>)> {
     let inner = token.get(1..token.len().checked_sub(1)?)?;
     let mut parsed = String::new();
     let mut bytes = Vec::new();

@@ -45,13 +45,13 @@ pub struct Token {
 impl Token {
     /// Prometheus' `Item.desc()`, the wording of `unexpected …` errors.
     pub fn describe(&self) -> String {
-        let lower = self.text.to_ascii_lowercase();
+        let text = &self.text;
         match self.kind {
             Kind::Eof => "end of input".into(),
             Kind::Error => self.text.clone(),
-            Kind::Keyword => format!("<{lower}>"),
-            Kind::Operator => format!("<op:{lower}>"),
-            Kind::Aggregator => format!("<aggr:{lower}>"),
+            Kind::Keyword => format!("<{text}>"),
+            Kind::Operator => format!("<op:{text}>"),
+            Kind::Aggregator => format!("<aggr:{text}>"),
             Kind::Comma
             | Kind::LeftParen
             | Kind::RightParen

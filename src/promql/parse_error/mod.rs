@@ -10,6 +10,7 @@ mod check;
 mod functions;
 mod label_names;
 mod lexer;
+mod regex_error;
 mod syntax;
 
 pub use label_names::invalid_destination_label;

@@ -358,7 +358,18 @@ impl<'a> Parser<'a> {
     fn primary(&mut self) -> Read<Node> {
         let token = self.advance()?;
         match token.kind {
-            Kind::Number => Ok(Node::Number { pos: token.pos }),
+            Kind::Number => {
+                if !number_parses(&token.text) {
+                    self.action(
+                        token.pos,
+                        format!(
+                            "error parsing number: strconv.ParseFloat: parsing {}: invalid syntax",
+                            super::go_quote(&token.text)
+                        ),
+                    );
+                }
+                Ok(Node::Number { pos: token.pos })
+            }
             Kind::Str => Ok(Node::Str { pos: token.pos }),
             Kind::LeftParen => {
                 let inner = self.expr(0)?;
@@ -413,8 +424,7 @@ impl<'a> Parser<'a> {
                 let token = self.advance()?;
                 match token.kind {
                     Kind::RightParen => break,
-                    Kind::Comma if self.peek()?.kind == Kind::RightParen => {
-                        self.action(token.pos, "trailing commas not allowed in function call args");
+                    Kind::Comma if self.trailing_comma(token)? => {
                         self.index += 1;
                         break;
                     }
@@ -469,6 +479,21 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// Whether the comma just read ends the argument list. Prometheus' grammar reduces a
+    /// comma not followed by an expression as a trailing comma (an error recorded at the
+    /// comma) before it complains about the token after it.
+    fn trailing_comma(&mut self, comma: &Token) -> Read<bool> {
+        let next = self.peek()?;
+        if next.kind == Kind::Error || starts_expression(next) {
+            return Ok(false);
+        }
+        self.action(comma.pos, "trailing commas not allowed in function call args");
+        if next.kind == Kind::RightParen {
+            return Ok(true);
+        }
+        Err(self.plain_unexpected(next))
+    }
+
     /// An aggregation's optional leading modifier and parenthesized arguments.
     fn aggregate_body(&mut self) -> Read<(Vec<Node>, bool)> {
         let leading_modifier = self.is_grouping_keyword()?;
@@ -490,7 +515,10 @@ impl<'a> Parser<'a> {
             let token = self.advance()?;
             match token.kind {
                 Kind::RightParen => return Ok((args, leading_modifier)),
-                Kind::Comma if self.peek()?.kind == Kind::RightParen => return Err(Stop::Unknown),
+                Kind::Comma if self.trailing_comma(token)? => {
+                    self.index += 1;
+                    return Ok((args, leading_modifier));
+                }
                 Kind::Comma => {}
                 _ => return Err(self.plain_unexpected(token)),
             }
@@ -518,10 +546,17 @@ impl<'a> Parser<'a> {
             if value.kind != Kind::Str {
                 return Err(unexpected(value, "label matching", "string"));
             }
+            let decoded = plain_value(&value.text);
+            if op.text.ends_with('~')
+                && let Some(pattern) = &decoded
+                && let Some(message) = super::regex_error::describe(pattern)
+            {
+                self.action(token.pos, message);
+            }
             matchers.push(Matcher {
                 name: token.text.clone(),
                 op: op.text.clone(),
-                value: plain_value(&value.text),
+                value: decoded,
             });
             let after = self.advance()?;
             match after.kind {
@@ -597,10 +632,11 @@ impl<'a> Parser<'a> {
             }
             Kind::Colon => {
                 let step = self.advance()?;
-                let close = if matches!(step.kind, Kind::Duration | Kind::Number) {
-                    self.advance()?
-                } else {
-                    step
+                let close = match step.kind {
+                    Kind::Duration | Kind::Number => self.advance()?,
+                    Kind::RightBracket => step,
+                    _ if is_duration_arithmetic(step) => return Err(Stop::Unknown),
+                    _ => return Err(unexpected(step, "subquery selector", "duration or \"]\"")),
                 };
                 match close.kind {
                     Kind::RightBracket => Ok(Node::Subquery {
@@ -609,11 +645,12 @@ impl<'a> Parser<'a> {
                         offset: false,
                         at: false,
                     }),
-                    Kind::Error => Err(unexpected(close, "", "")),
-                    _ => Err(Stop::Unknown),
+                    _ if is_duration_arithmetic(close) => Err(Stop::Unknown),
+                    _ => Err(unexpected(close, "subquery selector", "\"]\"")),
                 }
             }
-            Kind::Operator | Kind::LeftParen | Kind::Preprocessor | Kind::Aggregator => Err(Stop::Unknown),
+            Kind::DoubleColon => Err(Stop::Unknown),
+            _ if is_duration_arithmetic(after) => Err(Stop::Unknown),
             _ => Err(unexpected(after, "subquery or range", "\":\" or \"]\"")),
         }
     }
@@ -706,11 +743,51 @@ impl Parser<'_> {
     }
 }
 
-/// A quoted label value without escapes, unquoted; `None` when it has escapes.
-fn plain_value(quoted: &str) -> Option<String> {
-    let inner = quoted.get(1..quoted.len().checked_sub(1)?)?;
-    if inner.contains('\\') && !quoted.starts_with('`') {
-        return None;
+/// Whether Go's number parsing accepts a token the lexer took for a number. Only the shapes
+/// the lexer lets through and Go refuses are caught: a dangling exponent (`1e`, `1.5e-`) and
+/// a bare hex prefix (`0x`).
+fn number_parses(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    if lower == "0x" {
+        return false;
     }
-    Some(inner.to_string())
+    if lower.starts_with("0x") {
+        return true;
+    }
+    !lower.ends_with(['e', '+', '-'])
+}
+
+fn starts_expression(token: &Token) -> bool {
+    match token.kind {
+        Kind::Number
+        | Kind::Str
+        | Kind::LeftParen
+        | Kind::LeftBrace
+        | Kind::Identifier
+        | Kind::MetricIdentifier
+        | Kind::Aggregator
+        | Kind::Keyword
+        | Kind::Preprocessor => true,
+        Kind::Operator => token.text == "+" || token.text == "-",
+        _ => false,
+    }
+}
+
+/// Tokens of Prometheus 3's duration expressions (`[5m * 2]`, `[step()]`), which this
+/// reader leaves to the rewrite in `duration_expr`.
+fn is_duration_arithmetic(token: &Token) -> bool {
+    matches!(
+        token.kind,
+        Kind::Operator | Kind::LeftParen | Kind::Preprocessor | Kind::Aggregator
+    ) && token.text != "@"
+}
+
+/// A quoted label value decoded as Prometheus decodes it; `None` when that is not valid
+/// UTF-8 or the token is malformed.
+fn plain_value(quoted: &str) -> Option<String> {
+    if quoted.starts_with('`') {
+        return Some(quoted.get(1..quoted.len().checked_sub(1)?)?.to_string());
+    }
+    let (_, bytes) = super::label_names::decode_both(quoted)?;
+    String::from_utf8(bytes).ok()
 }

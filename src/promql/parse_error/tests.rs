@@ -9,6 +9,11 @@ const PROMETHEUS_3_ERRORS: &[(&str, &str)] = &[
     ("1.2.3", r#"1:1: parse error: bad number or duration syntax: "1.2.""#),
     // 2.42: `1:5: parse error: bad duration syntax: "5"`.
     ("foo[5x]", r#"1:5: parse error: bad number or duration syntax: "5""#),
+    // 2.42 quotes the anchored pattern: `^(?:exp_root_log(_h?)$`.
+    (
+        r#"ln({__name__=~"exp_root_log(_h?"})"#,
+        "1:5: parse error: error parsing regexp: missing closing ): `exp_root_log(_h?`",
+    ),
     // 2.42: `1:5: parse error: missing unit character in duration`.
     (
         "foo[",
@@ -354,6 +359,34 @@ const PROMETHEUS_ERRORS: &[(&str, &str)] = &[
         r"foo or 1",
         r#"1:1: parse error: set operator "or" not allowed in binary scalar expression"#,
     ),
+    (
+        r"avg_over_time(met-ric6c[1m])",
+        r"1:19: parse error: binary expression must contain only scalar and instant vector types",
+    ),
+    (
+        r"histogram_fraction(0, , testhistogram2)",
+        r"1:21: parse error: trailing commas not allowed in function call args",
+    ),
+    (
+        r"histogram_quantile(0.01, *nonmonotonic_bucket)",
+        r"1:24: parse error: trailing commas not allowed in function call args",
+    ),
+    (
+        r#"SU BY (group) (((http_requests{job="api-server"})))"#,
+        r"1:4: parse error: unexpected <BY>",
+    ),
+    (
+        r"increase(native_histogram[10m:3m)",
+        r#"1:33: parse error: unexpected ")" in subquery selector, expected "]""#,
+    ),
+    (
+        r"12.34e$+6",
+        r#"1:1: parse error: error parsing number: strconv.ParseFloat: parsing "12.34e": invalid syntax"#,
+    ),
+    (
+        r"0x",
+        r#"1:1: parse error: error parsing number: strconv.ParseFloat: parsing "0x": invalid syntax"#,
+    ),
 ];
 
 #[test]
@@ -376,7 +409,7 @@ fn matches_prometheus_wording_and_positions() {
 #[test]
 fn unmodelled_errors_fall_back_to_the_parser_message_at_1_1() {
     assert_eq!(
-        diagnose("foo{a=~\"(\"}", "parse error: invalid regex"),
+        diagnose("foo{a=~\"a{2\"}", "parse error: invalid regex"),
         "1:1: parse error: invalid regex"
     );
     assert_eq!(diagnose("foo", "something odd"), "1:1: parse error: something odd");
