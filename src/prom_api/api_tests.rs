@@ -399,4 +399,20 @@ async fn parse_errors_match_prometheus_bytes() {
     ] {
         assert_json(&get(&server, uri).await, StatusCode::BAD_REQUEST, expected_body);
     }
+    // `match[]` selectors, captured from Prometheus 2.42.
+    assert_json(
+        &get(&server, "/api/v1/series?match[]=sum(up)").await,
+        StatusCode::BAD_REQUEST,
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": 1:4: parse error: unexpected \"(\""}"#,
+    );
+    assert_json(
+        &get(&server, "/api/v1/labels?match[]=up)").await,
+        StatusCode::BAD_REQUEST,
+        r#"{"status":"error","errorType":"bad_data","error":"1:4: parse error: unexpected right parenthesis ')'"}"#,
+    );
+    assert_json(
+        &get(&server, "/api/v1/query?query=foo%20%2B%20*%20bar").await,
+        StatusCode::BAD_REQUEST,
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:7: parse error: unexpected \u003cop:*\u003e"}"#,
+    );
 }

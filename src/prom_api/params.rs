@@ -224,14 +224,14 @@ pub fn parse_selector(text: &str) -> Result<Vec<Vec<LabelMatcher>>, String> {
         if reason.contains(PARSER_EMPTY_MATCHER) {
             "match[] must contain at least one non-empty matcher".to_string()
         } else {
-            reason
+            crate::promql::parse_error::diagnose_selector(text).unwrap_or(reason)
         }
     })?;
     let Expr::VectorSelector(selector) = expr else {
-        return Err(format!(
-            "parse error: expected a series selector, got {}",
-            go_quote(text)
-        ));
+        // Prometheus parses `match[]` with a selector-only grammar and refuses the first
+        // token that does not fit it.
+        return Err(crate::promql::parse_error::diagnose_selector(text)
+            .unwrap_or_else(|| format!("parse error: expected a series selector, got {}", go_quote(text))));
     };
     selector_matcher_sets(&selector)
 }

@@ -28,6 +28,23 @@ pub fn diagnose(query: &str, original: &str) -> String {
     }
 }
 
+/// Prometheus' `L:C: parse error: …` for a `match[]` selector it would refuse, if this
+/// module can tell. Emptiness of the matchers is left to the caller, as in Prometheus' API.
+pub fn diagnose_selector(text: &str) -> Option<String> {
+    let tokens = lexer::tokenize(text);
+    let mut parser = syntax::Parser::new(&tokens);
+    let parsed = parser.metric_selector();
+    let first_action = parser.action_errors.first().cloned();
+    let problem = match parsed {
+        Err(Stop::Found(syntax_error)) => match first_action {
+            Some(action) if action.pos <= syntax_error.pos => action,
+            _ => syntax_error,
+        },
+        Err(Stop::Unknown) | Ok(()) => first_action?,
+    };
+    Some(format_problem(text, &problem))
+}
+
 /// The first error Prometheus would report, if this module can tell.
 fn find(query: &str) -> Option<Problem> {
     let tokens = lexer::tokenize(query);

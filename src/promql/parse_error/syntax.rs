@@ -233,6 +233,34 @@ impl<'a> Parser<'a> {
         Ok(node)
     }
 
+    /// A `match[]` selector alone (Prometheus' `ParseMetricSelector`): a metric name and/or
+    /// label matchers, then end of input.
+    pub fn metric_selector(&mut self) -> Read<()> {
+        let token = self.advance()?;
+        let is_name = match token.kind {
+            Kind::Identifier | Kind::MetricIdentifier | Kind::Keyword | Kind::Aggregator | Kind::Preprocessor => true,
+            Kind::Operator => token.text.chars().all(|c| c.is_ascii_alphanumeric()),
+            _ => false,
+        };
+        if is_name {
+            if self.peek()?.kind == Kind::LeftBrace {
+                self.index += 1;
+                self.selector(token.pos, Some(token.text.clone()))?;
+            }
+        } else if token.kind == Kind::LeftBrace {
+            self.selector(token.pos, None)?;
+        } else if token.kind == Kind::Eof {
+            return Err(Stop::Unknown);
+        } else {
+            return Err(unexpected(token, "", ""));
+        }
+        let next = self.advance()?;
+        if next.kind != Kind::Eof {
+            return Err(unexpected(next, "", ""));
+        }
+        Ok(())
+    }
+
     fn expr(&mut self, min_precedence: u8) -> Read<Node> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {

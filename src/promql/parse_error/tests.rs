@@ -1,7 +1,7 @@
 //! Expected texts captured from Prometheus 2.42 (`/api/v1/query`, error minus the
 //! `invalid parameter "query": ` prefix); 3.x words these the same.
 
-use super::diagnose;
+use super::{diagnose, diagnose_selector};
 
 /// Where 2.42's older lexer differs, the expectation follows the 3.x lexer source.
 const PROMETHEUS_3_ERRORS: &[(&str, &str)] = &[
@@ -439,5 +439,31 @@ fn hostile_input_does_not_panic() {
         "foo{a=\"\\u{d800}\"}",
     ] {
         let _ = diagnose(query, "x");
+    }
+}
+
+/// `match[]` errors captured from Prometheus 2.42 `/api/v1/series`.
+#[test]
+fn selector_errors_match_prometheus() {
+    let cases = [
+        ("up{", "1:4: parse error: unexpected end of input inside braces"),
+        ("sum(up)", r#"1:4: parse error: unexpected "(""#),
+        ("up)", "1:4: parse error: unexpected right parenthesis ')'"),
+        ("up bar", r#"1:4: parse error: unexpected identifier "bar""#),
+        ("rate(up[5m])", r#"1:5: parse error: unexpected "(""#),
+        ("up[5m]", r#"1:3: parse error: unexpected "[""#),
+        ("up offset 5m", "1:4: parse error: unexpected <offset>"),
+        ("1", r#"1:1: parse error: unexpected number "1""#),
+        (r#""a""#, r#"1:1: parse error: unexpected string "\"a\"""#),
+        (r#"up{a="b"}{"#, r#"1:10: parse error: unexpected "{""#),
+        (r#"up{a="b"} + 1"#, "1:11: parse error: unexpected <op:+>"),
+        ("-up", "1:1: parse error: unexpected <op:->"),
+        ("(up)", r#"1:1: parse error: unexpected "(""#),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(diagnose_selector(text).as_deref(), Some(expected), "{text}");
+    }
+    for valid in ["by", r#"{__name__="a",a="b"}"#, "up", r#"{a=""}"#] {
+        assert_eq!(diagnose_selector(valid), None, "{valid}");
     }
 }
