@@ -237,11 +237,7 @@ impl<'a> Parser<'a> {
     /// label matchers, then end of input.
     pub fn metric_selector(&mut self) -> Read<()> {
         let token = self.advance()?;
-        let is_name = match token.kind {
-            Kind::Identifier | Kind::MetricIdentifier | Kind::Keyword | Kind::Aggregator | Kind::Preprocessor => true,
-            Kind::Operator => token.text.chars().all(|c| c.is_ascii_alphanumeric()),
-            _ => false,
-        };
+        let is_name = is_metric_identifier(token);
         if is_name {
             if self.peek()?.kind == Kind::LeftBrace {
                 self.index += 1;
@@ -345,12 +341,7 @@ impl<'a> Parser<'a> {
             let token = self.advance()?;
             match token.kind {
                 Kind::RightParen => return Ok(count),
-                Kind::Identifier
-                | Kind::Keyword
-                | Kind::Aggregator
-                | Kind::Preprocessor
-                | Kind::Str
-                | Kind::MetricIdentifier => {}
+                Kind::Identifier | Kind::Keyword | Kind::Aggregator | Kind::Preprocessor | Kind::Str => {}
                 Kind::Operator if token.text.chars().all(|c| c.is_ascii_alphanumeric()) => {}
                 _ => return Err(unexpected(token, "grouping opts", "label")),
             }
@@ -415,7 +406,7 @@ impl<'a> Parser<'a> {
                 self.aggregate(token)
             }
             Kind::Identifier if self.peek()?.kind == Kind::LeftParen => self.call(token),
-            Kind::Identifier | Kind::MetricIdentifier | Kind::Aggregator | Kind::Keyword | Kind::Preprocessor => {
+            _ if is_metric_identifier(token) => {
                 if self.peek()?.kind == Kind::LeftBrace {
                     self.index += 1;
                     return self.selector(token.pos, Some(token.text.clone()));
@@ -489,6 +480,15 @@ impl<'a> Parser<'a> {
             "topk" | "bottomk" | "count_values" | "quantile" | "limitk" | "limit_ratio"
         );
         let wanted = if with_param { 2 } else { 1 };
+        // Prometheus reads the token after the arguments before it reduces the aggregation;
+        // a lexer error there is reported first.
+        if self.peek()?.kind == Kind::Error {
+            return Ok(Node::Aggregate {
+                pos: op.pos,
+                op: op_name,
+                args,
+            });
+        }
         if args.is_empty() {
             self.action(op.pos, "no arguments for aggregate expression provided");
         } else if args.len() != wanted {
@@ -560,8 +560,18 @@ impl<'a> Parser<'a> {
             match token.kind {
                 Kind::RightBrace => break,
                 Kind::Identifier => {}
-                // Quoted names (UTF-8 label names, or a bare quoted metric name).
-                Kind::Str => return Err(Stop::Unknown),
+                // Prometheus 3: a quoted label name, or a bare quoted metric name.
+                Kind::Str => match self.peek()?.kind {
+                    Kind::Eql | Kind::Operator => {}
+                    Kind::Comma | Kind::RightBrace => {
+                        if self.advance()?.kind == Kind::RightBrace {
+                            break;
+                        }
+                        continue;
+                    }
+                    Kind::Error => return Err(unexpected(self.peek()?, "", "")),
+                    _ => return Err(Stop::Unknown),
+                },
                 _ => return Err(unexpected(token, "label matching", "identifier or \"}\"")),
             }
             let op = self.advance()?;
@@ -787,16 +797,20 @@ fn number_parses(text: &str) -> bool {
 
 fn starts_expression(token: &Token) -> bool {
     match token.kind {
-        Kind::Number
-        | Kind::Str
-        | Kind::LeftParen
-        | Kind::LeftBrace
-        | Kind::Identifier
-        | Kind::MetricIdentifier
-        | Kind::Aggregator
-        | Kind::Keyword
-        | Kind::Preprocessor => true,
-        Kind::Operator => token.text == "+" || token.text == "-",
+        Kind::Number | Kind::Str | Kind::LeftParen | Kind::LeftBrace => true,
+        Kind::Operator if token.text == "+" || token.text == "-" => true,
+        _ => is_metric_identifier(token),
+    }
+}
+
+/// Tokens Prometheus' grammar accepts as a metric name (`metric_identifier`): identifiers,
+/// aggregators and some keywords, but not `on`, `ignoring`, `group_x`, `bool`, `atan2`.
+fn is_metric_identifier(token: &Token) -> bool {
+    let lower = token.text.to_ascii_lowercase();
+    match token.kind {
+        Kind::Identifier | Kind::MetricIdentifier | Kind::Aggregator | Kind::Preprocessor => true,
+        Kind::Operator => matches!(lower.as_str(), "and" | "or" | "unless"),
+        Kind::Keyword => matches!(lower.as_str(), "by" | "without" | "offset" | "anchored" | "smoothed"),
         _ => false,
     }
 }

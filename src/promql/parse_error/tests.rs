@@ -14,6 +14,11 @@ const PROMETHEUS_3_ERRORS: &[(&str, &str)] = &[
         r#"ln({__name__=~"exp_root_log(_h?"})"#,
         "1:5: parse error: error parsing regexp: missing closing ): `exp_root_log(_h?`",
     ),
+    // 2.42 refuses the quoted label name itself; 3.x accepts quoted names and trips on `1`.
+    (
+        r#"rate(foo{group="canary", ", instance="1", job="app-server"}[110m])"#,
+        "1:39: parse error: unexpected character inside braces: '1'",
+    ),
     // 2.42: `1:5: parse error: missing unit character in duration`.
     (
         "foo[",
@@ -378,6 +383,24 @@ const PROMETHEUS_ERRORS: &[(&str, &str)] = &[
     (
         r"increase(native_histogram[10m:3m)",
         r#"1:33: parse error: unexpected ")" in subquery selector, expected "]""#,
+    ),
+    (
+        r#"count_values(((("version")))))), version)"#,
+        "1:31: parse error: unexpected right parenthesis ')'",
+    ),
+    (r" and avg(data)", "1:6: parse error: unexpected <aggr:avg>"),
+    (r"deg( on trig - 20)", "1:6: parse error: unexpected <on>"),
+    (
+        r"histogram_quantile(0.5,  ignoring balanced_histogram)",
+        "1:23: parse error: trailing commas not allowed in function call args",
+    ),
+    (
+        r"avg_over_time(foo[100s]) -  group_left 52",
+        "1:29: parse error: unexpected <group_left>",
+    ),
+    (
+        r"sum(rate(x[10m])) by ( : le, instance)",
+        r#"1:24: parse error: unexpected metric identifier ":" in grouping opts, expected label"#,
     ),
     (
         r"12.34e$+6",
