@@ -1,7 +1,7 @@
 //! The type checks Prometheus runs over a syntactically valid query (`checkAST`), in its
 //! order: children before parents, except a call's argument count, checked first.
 
-use super::syntax::{Binary, Card, Matcher, Node, Problem, Stop, Type};
+use super::tree::{Binary, Card, Matcher, Node, Problem, Stop, Type};
 
 type Checked = Result<Type, Stop>;
 

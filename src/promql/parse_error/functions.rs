@@ -1,7 +1,7 @@
 //! Function signatures for argument checks, taken from promql-parser's own table (which keeps
 //! it in a crate-private map) so our diagnosis agrees with the parser that refused the query.
 
-use super::syntax::Type::{self, Matrix as M, Scalar as S, String as T, Vector as V};
+use super::tree::Type::{self, Matrix as M, Scalar as S, String as T, Vector as V};
 
 /// (name, argument types, variadic, return type); variadic follows Prometheus: 0 = exact,
 /// > 0 = that many optional trailing arguments, < 0 = unbounded.

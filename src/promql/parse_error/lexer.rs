@@ -82,7 +82,7 @@ fn short_quote(text: &str) -> String {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     Statements,
     InsideBraces,
     DurationExpr,
@@ -91,18 +91,18 @@ enum State {
 /// Refuses to tokenize absurdly long inputs twice over; the caller already caps query length.
 const MAX_TOKENS: usize = 100_000;
 
-struct Lexer<'a> {
-    input: &'a str,
-    pos: usize,
-    start: usize,
-    state: State,
+pub(super) struct Lexer<'a> {
+    pub(super) input: &'a str,
+    pub(super) pos: usize,
+    pub(super) start: usize,
+    pub(super) state: State,
     paren_depth: i64,
     bracket_open: bool,
     got_colon: bool,
-    got_duration: bool,
+    pub(super) got_duration: bool,
     /// Width of the rune read past a duration, stepped back over once it is known to end it.
-    last_width: usize,
-    tokens: Vec<Token>,
+    pub(super) last_width: usize,
+    pub(super) tokens: Vec<Token>,
 }
 
 /// All tokens up to and including the first `Eof` or `Error` token (comments dropped).
@@ -144,22 +144,22 @@ fn is_alpha(c: char) -> bool {
     c == '_' || c.is_ascii_alphabetic()
 }
 
-fn is_alnum(c: char) -> bool {
+pub(super) fn is_alnum(c: char) -> bool {
     is_alpha(c) || c.is_ascii_digit()
 }
 
 impl Lexer<'_> {
-    fn peek(&self) -> Option<char> {
+    pub(super) fn peek(&self) -> Option<char> {
         self.input.get(self.pos..).and_then(|rest| rest.chars().next())
     }
 
-    fn next(&mut self) -> Option<char> {
+    pub(super) fn next(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.pos += c.len_utf8();
         Some(c)
     }
 
-    fn accept(&mut self, valid: &str) -> bool {
+    pub(super) fn accept(&mut self, valid: &str) -> bool {
         match self.peek() {
             Some(c) if valid.contains(c) => {
                 self.pos += c.len_utf8();
@@ -169,11 +169,11 @@ impl Lexer<'_> {
         }
     }
 
-    fn is(&self, valid: &str) -> bool {
+    pub(super) fn is(&self, valid: &str) -> bool {
         self.peek().is_some_and(|c| valid.contains(c))
     }
 
-    fn emit(&mut self, kind: Kind) {
+    pub(super) fn emit(&mut self, kind: Kind) {
         let text = self.input.get(self.start..self.pos).unwrap_or_default().to_string();
         self.tokens.push(Token {
             kind,
@@ -185,7 +185,7 @@ impl Lexer<'_> {
 
     /// An error replaces any token emitted by the same step, as in Prometheus (the error
     /// overwrites the pending item), and sits at the pending token's start.
-    fn error(&mut self, message: String) {
+    pub(super) fn error(&mut self, message: String) {
         self.tokens.push(Token {
             kind: Kind::Error,
             pos: self.start,
@@ -457,152 +457,6 @@ impl Lexer<'_> {
             )),
         }
     }
-
-    fn number_or_duration(&mut self) {
-        if self.scan_number() {
-            return self.emit(Kind::Number);
-        }
-        if self.remaining_duration() {
-            self.pos = self.pos.saturating_sub(self.last_width);
-            return self.emit(Kind::Duration);
-        }
-        let text = self.input.get(self.start..self.pos).unwrap_or_default();
-        self.error(format!("bad number or duration syntax: {}", super::go_quote(text)));
-    }
-
-    /// Prometheus' `scanNumber`; leaves `pos` where scanning stopped, even on failure.
-    fn scan_number(&mut self) -> bool {
-        let initial = self.pos;
-        let mut digits = "0123456789";
-        if self.accept("0") && self.accept("xX") {
-            self.accept("_");
-            digits = "0123456789abcdefABCDEF";
-        }
-        self.accept(".");
-        self.accept(digits);
-        let mut dot = false;
-        let mut exponent = false;
-        while self.is(digits) || self.is("._eE") {
-            if self.is(".") && dot {
-                self.accept(".");
-                return false;
-            }
-            if self.is("eE") && exponent {
-                self.accept("eE");
-                return false;
-            }
-            if self.accept(".") {
-                dot = true;
-                if self.accept("_.") || digits.len() > 10 {
-                    return false;
-                }
-                continue;
-            }
-            if self.accept("eE") {
-                exponent = true;
-                self.accept("+-");
-                if self.accept("._eE") || self.peek().is_none() {
-                    return false;
-                }
-                continue;
-            }
-            if self.accept("_") {
-                if self.accept("._eE") || self.peek().is_none() {
-                    return false;
-                }
-                continue;
-            }
-            while self.accept(digits) {}
-        }
-        if self.pos == initial {
-            return false;
-        }
-        !self.peek().is_some_and(is_alnum)
-    }
-
-    fn remaining_duration(&mut self) -> bool {
-        if !self.accept("smhdwy") {
-            return false;
-        }
-        self.accept("s");
-        while self.accept("0123456789") {
-            while self.accept("0123456789") {}
-            if !self.accept("smhdw") {
-                return false;
-            }
-            self.accept("s");
-        }
-        // Prometheus consumes one more rune and backs up over it.
-        match self.next() {
-            Some(c) if is_alnum(c) => false,
-            Some(c) => {
-                self.last_width = c.len_utf8();
-                true
-            }
-            None => {
-                self.last_width = 0;
-                true
-            }
-        }
-    }
-
-    fn string(&mut self, quote: char) {
-        loop {
-            match self.next() {
-                None | Some('\n') => return self.error("unterminated quoted string".into()),
-                Some('\\') => {
-                    if let Some(message) = self.escape(quote) {
-                        return self.error(message);
-                    }
-                }
-                Some(c) if c == quote => return self.emit(Kind::Str),
-                Some(_) => {}
-            }
-        }
-    }
-
-    /// Checks one escape sequence; `Some(message)` when Prometheus refuses it.
-    fn escape(&mut self, quote: char) -> Option<String> {
-        let Some(c) = self.next() else {
-            return Some("escape sequence not terminated".into());
-        };
-        let (count, base, max): (usize, u32, u32) = match c {
-            'a' | 'b' | 'f' | 'n' | 'r' | 't' | 'v' | '\\' => return None,
-            _ if c == quote => return None,
-            '0'..='7' => {
-                self.pos -= 1;
-                (3, 8, 255)
-            }
-            'x' => (2, 16, 255),
-            'u' => (4, 16, 0x10FFFF),
-            'U' => (8, 16, 0x10FFFF),
-            _ => return Some(format!("unknown escape sequence {}", go_unicode_format(c))),
-        };
-        let mut value: u32 = 0;
-        for _ in 0..count {
-            let Some(d) = self.next() else {
-                return Some("escape sequence not terminated".into());
-            };
-            let Some(digit) = d.to_digit(16).filter(|v| *v < base) else {
-                return Some(format!("illegal character {} in escape sequence", go_unicode_format(d)));
-            };
-            value = value.saturating_mul(base).saturating_add(digit);
-        }
-        if value > max || (0xD800..0xE000).contains(&value) {
-            return Some("escape sequence is an invalid Unicode code point".into());
-        }
-        None
-    }
-
-    fn raw_string(&mut self) {
-        loop {
-            match self.next() {
-                None => return self.error("unterminated raw string".into()),
-                Some('`') => return self.emit(Kind::Str),
-                Some(_) => {}
-            }
-        }
-    }
 }
 
 fn quote_opt_rune(c: Option<char>) -> String {
@@ -611,9 +465,4 @@ fn quote_opt_rune(c: Option<char>) -> String {
         // Go prints the EOF rune (-1) as the replacement character.
         None => "'\u{fffd}'".into(),
     }
-}
-
-/// Go's `%#U`: `U+0071 'q'`.
-fn go_unicode_format(c: char) -> String {
-    format!("U+{:04X} '{c}'", c as u32)
 }

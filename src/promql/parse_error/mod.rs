@@ -10,11 +10,14 @@ mod check;
 mod functions;
 mod label_names;
 mod lexer;
+mod literals;
+mod postfix;
 mod regex_error;
 mod syntax;
+mod tree;
 
 pub use label_names::invalid_destination_label;
-use syntax::{Problem, Stop};
+use tree::{Problem, Stop};
 
 /// The full `L:C: parse error: …` text for a query promql-parser failed to parse with
 /// `original` as its message.

@@ -3,140 +3,14 @@
 //! tree for the type checks Prometheus runs after a successful parse.
 
 use super::lexer::{Kind, Token};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    Scalar,
-    Vector,
-    Matrix,
-    String,
-}
-
-impl Type {
-    /// Prometheus' `DocumentedType`.
-    pub fn documented(self) -> &'static str {
-        match self {
-            Type::Scalar => "scalar",
-            Type::Vector => "instant vector",
-            Type::Matrix => "range vector",
-            Type::String => "string",
-        }
-    }
-}
-
-/// An error found at a byte offset of the query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub pos: usize,
-    pub message: String,
-}
-
-/// Why reading stopped: a diagnosed error, or a construct this reader does not model (the
-/// caller then falls back to promql-parser's wording).
-#[derive(Debug)]
-pub enum Stop {
-    Found(Problem),
-    Unknown,
-}
-
-type Read<T> = Result<T, Stop>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Card {
-    OneToOne,
-    ManyToOne,
-    OneToMany,
-}
-
-#[derive(Debug)]
-pub enum Node {
-    Number {
-        pos: usize,
-    },
-    Str {
-        pos: usize,
-    },
-    Selector {
-        pos: usize,
-        name: Option<String>,
-        matchers: Vec<Matcher>,
-        offset: bool,
-        at: bool,
-    },
-    Matrix {
-        pos: usize,
-        offset: bool,
-        at: bool,
-    },
-    Subquery {
-        pos: usize,
-        inner: Box<Node>,
-        offset: bool,
-        at: bool,
-    },
-    Paren {
-        pos: usize,
-        inner: Box<Node>,
-    },
-    Unary {
-        pos: usize,
-        inner: Box<Node>,
-    },
-    Binary(Box<Binary>),
-    Call {
-        pos: usize,
-        name: String,
-        args: Vec<Node>,
-    },
-    Aggregate {
-        pos: usize,
-        op: String,
-        args: Vec<Node>,
-    },
-}
-
-#[derive(Debug)]
-pub struct Matcher {
-    pub name: String,
-    pub op: String,
-    /// The unquoted value, when it had no escapes.
-    pub value: Option<String>,
-}
-
-#[derive(Debug)]
-pub struct Binary {
-    pub op: String,
-    pub op_pos: usize,
-    pub return_bool: bool,
-    pub has_matching_labels: bool,
-    pub card: Card,
-    pub lhs: Node,
-    pub rhs: Node,
-}
-
-impl Node {
-    pub fn pos(&self) -> usize {
-        match self {
-            Node::Number { pos }
-            | Node::Str { pos }
-            | Node::Selector { pos, .. }
-            | Node::Matrix { pos, .. }
-            | Node::Subquery { pos, .. }
-            | Node::Paren { pos, .. }
-            | Node::Unary { pos, .. }
-            | Node::Call { pos, .. }
-            | Node::Aggregate { pos, .. } => *pos,
-            Node::Binary(b) => b.lhs.pos(),
-        }
-    }
-}
+use super::tree::{Binary, Card, Matcher, Node, Problem, Read, Stop};
 
 /// Nesting beyond this is left to promql-parser's own diagnosis.
 const MAX_DEPTH: usize = 200;
 
 pub struct Parser<'a> {
     tokens: &'a [Token],
-    index: usize,
+    pub(super) index: usize,
     depth: usize,
     /// Constructs with an error rule in Prometheus' grammar that enclose the current token:
     /// a syntax error deep inside an aggregation is reported `in aggregation`.
@@ -146,7 +20,7 @@ pub struct Parser<'a> {
     pub action_errors: Vec<Problem>,
 }
 
-fn unexpected(token: &Token, context: &str, expected: &str) -> Stop {
+pub(super) fn unexpected(token: &Token, context: &str, expected: &str) -> Stop {
     if token.kind == Kind::Error {
         return Stop::Found(Problem {
             pos: token.pos,
@@ -199,17 +73,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn peek(&self) -> Read<&'a Token> {
+    pub(super) fn peek(&self) -> Read<&'a Token> {
         self.tokens.get(self.index).ok_or(Stop::Unknown)
     }
 
-    fn advance(&mut self) -> Read<&'a Token> {
+    pub(super) fn advance(&mut self) -> Read<&'a Token> {
         let token = self.peek()?;
         self.index += 1;
         Ok(token)
     }
 
-    fn action(&mut self, pos: usize, message: impl Into<String>) {
+    pub(super) fn action(&mut self, pos: usize, message: impl Into<String>) {
         self.action_errors.push(Problem {
             pos,
             message: message.into(),
@@ -325,7 +199,7 @@ impl<'a> Parser<'a> {
         Ok((return_bool, has_labels, card))
     }
 
-    fn is_keyword(&self, word: &str) -> Read<bool> {
+    pub(super) fn is_keyword(&self, word: &str) -> Read<bool> {
         let token = self.peek()?;
         Ok(token.kind == Kind::Keyword && token.text.eq_ignore_ascii_case(word))
     }
@@ -424,7 +298,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An unexpected token outside any construct with its own wording.
-    fn plain_unexpected(&self, token: &Token) -> Stop {
+    pub(super) fn plain_unexpected(&self, token: &Token) -> Stop {
         unexpected(token, self.contexts.last().copied().unwrap_or_default(), "")
     }
 
@@ -611,174 +485,6 @@ impl<'a> Parser<'a> {
             at: false,
         })
     }
-
-    /// Ranges, subqueries, `offset` and `@` after an operand.
-    fn postfix(&mut self, mut node: Node) -> Read<Node> {
-        loop {
-            let token = self.peek()?;
-            match token.kind {
-                Kind::LeftBracket => {
-                    self.index += 1;
-                    node = self.range_or_subquery(node, token.pos)?;
-                }
-                Kind::Keyword if token.text.eq_ignore_ascii_case("offset") => {
-                    self.index += 1;
-                    self.offset_value()?;
-                    node = self.modifier(node, "offset")?;
-                }
-                Kind::Operator if token.text == "@" => {
-                    self.index += 1;
-                    self.at_value()?;
-                    node = self.modifier(node, "@")?;
-                }
-                Kind::Keyword
-                    if token.text.eq_ignore_ascii_case("smoothed") || token.text.eq_ignore_ascii_case("anchored") =>
-                {
-                    return Err(Stop::Unknown);
-                }
-                _ => return Ok(node),
-            }
-        }
-    }
-
-    fn range_or_subquery(&mut self, node: Node, bracket_pos: usize) -> Read<Node> {
-        let first = self.advance()?;
-        if !matches!(first.kind, Kind::Duration | Kind::Number) {
-            return Err(if first.kind == Kind::Error {
-                unexpected(first, "", "")
-            } else {
-                Stop::Unknown
-            });
-        }
-        let after = self.advance()?;
-        match after.kind {
-            Kind::RightBracket => {
-                match &node {
-                    Node::Selector {
-                        offset: false,
-                        at: false,
-                        ..
-                    } => {}
-                    Node::Selector { .. } => return Err(Stop::Unknown),
-                    _ => self.action(bracket_pos, "ranges only allowed for vector selectors"),
-                }
-                Ok(Node::Matrix {
-                    pos: node.pos(),
-                    offset: false,
-                    at: false,
-                })
-            }
-            Kind::Colon => {
-                let step = self.advance()?;
-                let close = match step.kind {
-                    Kind::Duration | Kind::Number => self.advance()?,
-                    Kind::RightBracket => step,
-                    _ if is_duration_arithmetic(step) => return Err(Stop::Unknown),
-                    _ => return Err(unexpected(step, "subquery selector", "duration or \"]\"")),
-                };
-                match close.kind {
-                    Kind::RightBracket => Ok(Node::Subquery {
-                        pos: node.pos(),
-                        inner: Box::new(node),
-                        offset: false,
-                        at: false,
-                    }),
-                    _ if is_duration_arithmetic(close) => Err(Stop::Unknown),
-                    _ => Err(unexpected(close, "subquery selector", "\"]\"")),
-                }
-            }
-            Kind::DoubleColon => Err(Stop::Unknown),
-            _ if is_duration_arithmetic(after) => Err(Stop::Unknown),
-            _ => Err(unexpected(after, "subquery or range", "\":\" or \"]\"")),
-        }
-    }
-
-    fn offset_value(&mut self) -> Read<()> {
-        let mut token = self.advance()?;
-        if token.kind == Kind::Operator && (token.text == "-" || token.text == "+") {
-            token = self.advance()?;
-        }
-        match token.kind {
-            Kind::Duration | Kind::Number => Ok(()),
-            Kind::Error => Err(unexpected(token, "", "")),
-            _ => Err(unexpected(token, "offset", "duration")),
-        }
-    }
-
-    fn at_value(&mut self) -> Read<()> {
-        let mut token = self.advance()?;
-        if token.kind == Kind::Operator && (token.text == "-" || token.text == "+") {
-            token = self.advance()?;
-        }
-        match token.kind {
-            Kind::Number => Ok(()),
-            Kind::Preprocessor
-                if token.text.eq_ignore_ascii_case("start") || token.text.eq_ignore_ascii_case("end") =>
-            {
-                for wanted in [Kind::LeftParen, Kind::RightParen] {
-                    let next = self.advance()?;
-                    if next.kind != wanted {
-                        return Err(unexpected(next, "@", "timestamp"));
-                    }
-                }
-                Ok(())
-            }
-            _ => Err(unexpected(token, "@", "timestamp")),
-        }
-    }
-
-    /// Prometheus' addOffset/setTimestamp checks, raised at the operand's start.
-    fn modifier(&mut self, node: Node, which: &str) -> Read<Node> {
-        let pos = node.pos();
-        match node {
-            Node::Selector {
-                pos,
-                name,
-                matchers,
-                offset,
-                at,
-            } => {
-                let (offset, at) = self.set_modifier(pos, which, offset, at);
-                Ok(Node::Selector {
-                    pos,
-                    name,
-                    matchers,
-                    offset,
-                    at,
-                })
-            }
-            Node::Matrix { pos, offset, at } => {
-                let (offset, at) = self.set_modifier(pos, which, offset, at);
-                Ok(Node::Matrix { pos, offset, at })
-            }
-            Node::Subquery { pos, inner, offset, at } => {
-                let (offset, at) = self.set_modifier(pos, which, offset, at);
-                Ok(Node::Subquery { pos, inner, offset, at })
-            }
-            Node::Paren { .. } => Err(Stop::Unknown),
-            other => {
-                let message = if which == "offset" {
-                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery"
-                } else {
-                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery"
-                };
-                self.action(pos, message);
-                Ok(other)
-            }
-        }
-    }
-}
-
-impl Parser<'_> {
-    /// Records a modifier on an operand that takes it; a second one of a kind is an error.
-    fn set_modifier(&mut self, pos: usize, which: &str, offset: bool, at: bool) -> (bool, bool) {
-        match which {
-            "offset" if offset => self.action(pos, "offset may not be set multiple times"),
-            "@" if at => self.action(pos, "@ <timestamp> may not be set multiple times"),
-            _ => {}
-        }
-        if which == "offset" { (true, at) } else { (offset, true) }
-    }
 }
 
 /// Whether Go's number parsing accepts a token the lexer took for a number. Only the shapes
@@ -813,15 +519,6 @@ fn is_metric_identifier(token: &Token) -> bool {
         Kind::Keyword => matches!(lower.as_str(), "by" | "without" | "offset" | "anchored" | "smoothed"),
         _ => false,
     }
-}
-
-/// Tokens of Prometheus 3's duration expressions (`[5m * 2]`, `[step()]`), which this
-/// reader leaves to the rewrite in `duration_expr`.
-fn is_duration_arithmetic(token: &Token) -> bool {
-    matches!(
-        token.kind,
-        Kind::Operator | Kind::LeftParen | Kind::Preprocessor | Kind::Aggregator
-    ) && token.text != "@"
 }
 
 /// A quoted label value decoded as Prometheus decodes it; `None` when that is not valid
