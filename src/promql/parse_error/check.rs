@@ -20,9 +20,16 @@ pub fn check(node: &Node) -> Checked {
             Ok(Type::Vector)
         }
         Node::Matrix { .. } => Ok(Type::Matrix),
-        Node::Subquery { inner, .. } => {
-            if check(inner)? != Type::Vector {
-                return Err(Stop::Unknown);
+        Node::Subquery { pos, inner, .. } => {
+            let t = check(inner)?;
+            if t != Type::Vector {
+                return Err(found(
+                    *pos,
+                    format!(
+                        "subquery is only allowed on instant vector, got {} instead",
+                        t.value_type()
+                    ),
+                ));
             }
             Ok(Type::Matrix)
         }

@@ -403,6 +403,22 @@ const PROMETHEUS_ERRORS: &[(&str, &str)] = &[
         r#"1:24: parse error: unexpected metric identifier ":" in grouping opts, expected label"#,
     ),
     (
+        "1[5m:1m]",
+        "1:1: parse error: subquery is only allowed on instant vector, got scalar instead",
+    ),
+    (
+        r#""a"[5m:]"#,
+        "1:1: parse error: subquery is only allowed on instant vector, got string instead",
+    ),
+    (
+        "rate(foo[5m:1m][5m:1m])",
+        "1:6: parse error: subquery is only allowed on instant vector, got matrix instead",
+    ),
+    (
+        "sum(1 + (2)[5m:])",
+        "1:9: parse error: subquery is only allowed on instant vector, got scalar instead",
+    ),
+    (
         r"12.34e$+6",
         r#"1:1: parse error: error parsing number: strconv.ParseFloat: parsing "12.34e": invalid syntax"#,
     ),

@@ -10,6 +10,16 @@ pub enum Type {
 }
 
 impl Type {
+    /// Prometheus' `ValueType` names.
+    pub fn value_type(self) -> &'static str {
+        match self {
+            Type::Scalar => "scalar",
+            Type::Vector => "vector",
+            Type::Matrix => "matrix",
+            Type::String => "string",
+        }
+    }
+
     /// Prometheus' `DocumentedType`.
     pub fn documented(self) -> &'static str {
         match self {
