@@ -53,7 +53,10 @@ impl Parser<'_> {
                         at: false,
                         ..
                     } => {}
-                    Node::Selector { .. } => return Err(Stop::Unknown),
+                    Node::Selector { offset: true, .. } => {
+                        self.action(bracket_pos, "no offset modifiers allowed before range")
+                    }
+                    Node::Selector { .. } => self.action(bracket_pos, "no @ modifiers allowed before range"),
                     _ => self.action(bracket_pos, "ranges only allowed for vector selectors"),
                 }
                 Ok(Node::Matrix {
@@ -149,7 +152,6 @@ impl Parser<'_> {
                 let (offset, at) = self.set_modifier(pos, which, offset, at);
                 Ok(Node::Subquery { pos, inner, offset, at })
             }
-            Node::Paren { .. } => Err(Stop::Unknown),
             other => {
                 let message = if which == "offset" {
                     "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery"

@@ -419,6 +419,31 @@ const PROMETHEUS_ERRORS: &[(&str, &str)] = &[
         "1:9: parse error: subquery is only allowed on instant vector, got scalar instead",
     ),
     (
+        "foo offset 5m [1m]",
+        "1:15: parse error: no offset modifiers allowed before range",
+    ),
+    ("foo @ 1 [1m]", "1:9: parse error: no @ modifiers allowed before range"),
+    (
+        "(foo) offset 5m",
+        "1:1: parse error: offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+    ),
+    (
+        "sum(foo) @ 1",
+        "1:1: parse error: @ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+    ),
+    (
+        "foo[5m:] offset 1m offset 2m",
+        "1:1: parse error: offset may not be set multiple times",
+    ),
+    (
+        "foo[5m] @ 1 @ 2",
+        "1:1: parse error: @ <timestamp> may not be set multiple times",
+    ),
+    (
+        "sum(foo, )",
+        "1:8: parse error: trailing commas not allowed in function call args",
+    ),
+    (
         r"12.34e$+6",
         r#"1:1: parse error: error parsing number: strconv.ParseFloat: parsing "12.34e": invalid syntax"#,
     ),
