@@ -368,3 +368,51 @@ async fn json_answers_are_gzipped_on_request() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, "Heimsight is Healthy.\n");
 }
+
+/// `prom242-error-parse.txt`: status, content type and body byte for byte, on `/query`,
+/// `/query_range`, `/parse_query` and `/format_query`.
+#[tokio::test]
+async fn parse_errors_match_prometheus_bytes() {
+    let shared = std::env::var("HEIMSIGHT_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let crate_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let near = crate_dir.join("../shared");
+            if near.is_dir() {
+                near
+            } else {
+                crate_dir.join("../../shared")
+            }
+        });
+    let sample = std::fs::read_to_string(shared.join("reference/prometheus-samples/prom242-error-parse.txt"))
+        .expect("the shared reference samples (set HEIMSIGHT_SHARED_DIR)");
+    let Some((_, expected_body)) = sample.split_once("\r\n\r\n").or_else(|| sample.split_once("\n\n")) else {
+        panic!("sample has no body");
+    };
+    let expected_body = expected_body.trim_end_matches(['\r', '\n']);
+    let server = server().await;
+    for uri in [
+        "/api/v1/query?query=sum(",
+        "/api/v1/query_range?query=sum(&start=0&end=60&step=15",
+        "/api/v1/parse_query?query=sum(",
+        "/api/v1/format_query?query=sum(",
+    ] {
+        assert_json(&get(&server, uri).await, StatusCode::BAD_REQUEST, expected_body);
+    }
+    // `match[]` selectors, captured from Prometheus 2.42.
+    assert_json(
+        &get(&server, "/api/v1/series?match[]=sum(up)").await,
+        StatusCode::BAD_REQUEST,
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"match[]\": 1:4: parse error: unexpected \"(\""}"#,
+    );
+    assert_json(
+        &get(&server, "/api/v1/labels?match[]=up)").await,
+        StatusCode::BAD_REQUEST,
+        r#"{"status":"error","errorType":"bad_data","error":"1:4: parse error: unexpected right parenthesis ')'"}"#,
+    );
+    assert_json(
+        &get(&server, "/api/v1/query?query=foo%20%2B%20*%20bar").await,
+        StatusCode::BAD_REQUEST,
+        r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:7: parse error: unexpected \u003cop:*\u003e"}"#,
+    );
+}

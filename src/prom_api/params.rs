@@ -224,28 +224,22 @@ pub fn parse_selector(text: &str) -> Result<Vec<Vec<LabelMatcher>>, String> {
         if reason.contains(PARSER_EMPTY_MATCHER) {
             "match[] must contain at least one non-empty matcher".to_string()
         } else {
-            reason
+            crate::promql::parse_error::diagnose_selector(text).unwrap_or(reason)
         }
     })?;
     let Expr::VectorSelector(selector) = expr else {
-        return Err(format!(
-            "parse error: expected a series selector, got {}",
-            go_quote(text)
-        ));
+        // Prometheus parses `match[]` with a selector-only grammar and refuses the first
+        // token that does not fit it.
+        return Err(crate::promql::parse_error::diagnose_selector(text)
+            .unwrap_or_else(|| format!("parse error: expected a series selector, got {}", go_quote(text))));
     };
     selector_matcher_sets(&selector)
 }
 
-/// Parses PromQL with promql-parser, its messages worded as Prometheus words them
-/// (`parse error: …`; promql-parser does not report positions).
+/// Parses PromQL with promql-parser, its errors worded and placed as Prometheus' are
+/// (`1:5: parse error: …`).
 pub fn parse_promql(text: &str) -> Result<promql_parser::parser::Expr, String> {
-    promql_parser::parser::parse(text).map_err(|reason| {
-        if reason.contains("parse error") {
-            reason
-        } else {
-            format!("parse error: {reason}")
-        }
-    })
+    promql_parser::parser::parse(text).map_err(|reason| crate::promql::parse_error::diagnose(text, &reason))
 }
 
 /// Converts a parsed vector selector into the store's matchers.

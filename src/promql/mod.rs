@@ -13,6 +13,7 @@ pub mod functions;
 mod histograms;
 mod info;
 mod labels_fns;
+pub mod parse_error;
 mod plan;
 mod position;
 mod types;
@@ -309,7 +310,7 @@ fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_pars
                     .into_iter()
                     .flatten()
                     .find_map(|rewritten| promql_parser::parser::parse(&rewritten).ok())
-                    .ok_or(PromqlError::BadData(original))?
+                    .ok_or_else(|| PromqlError::BadData(parse_error::diagnose(query, &original)))?
             }
         };
         if expression_depth(&expr) > MAX_EXPRESSION_DEPTH {
@@ -317,6 +318,9 @@ fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_pars
             return Err(PromqlError::BadData(format!(
                 "parse error: expression nesting exceeds the maximum depth of {MAX_EXPRESSION_DEPTH}"
             )));
+        }
+        if let Some(message) = parse_error::invalid_destination_label(query, &expr) {
+            return Err(PromqlError::Execution(message));
         }
         Ok(expr)
     })
