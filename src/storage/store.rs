@@ -321,24 +321,24 @@ impl StorageQuerier {
 
     /// Label sets of matching series from head and blocks, sorted and distinct.
     async fn all_series(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, StorageError> {
-        let mut set: BTreeSet<Labels> = self
-            .storage
-            .blocks
-            .series(&self.tenant, matchers, mint, maxt)
-            .await?
-            .into_iter()
-            .collect();
-        if let Some(head) = self.head() {
-            set.extend(head.series(matchers, mint, maxt));
-        }
+        // Head before blocks, for the reason given in `select`.
+        let mut set: BTreeSet<Labels> = match self.head() {
+            Some(head) => head.series(matchers, mint, maxt).into_iter().collect(),
+            None => BTreeSet::new(),
+        };
+        set.extend(self.storage.blocks.series(&self.tenant, matchers, mint, maxt).await?);
         Ok(set.into_iter().collect())
     }
 }
 
 impl SeriesQuerier for StorageQuerier {
     async fn select(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Result<Vec<Series>, StorageError> {
-        let from_blocks = self.storage.blocks.select(&self.tenant, matchers, mint, maxt).await?;
+        // The head is read before the blocks: the cutter writes a block before it drops those
+        // samples from the head, so a cut running between the two reads is seen in one or the
+        // other. Reading blocks first could miss a block written after that read whose samples
+        // left the head before the head read.
         let from_head = self.head().map(|h| h.select(matchers, mint, maxt)).unwrap_or_default();
+        let from_blocks = self.storage.blocks.select(&self.tenant, matchers, mint, maxt).await?;
         Ok(merge_series(from_head, from_blocks))
     }
 
