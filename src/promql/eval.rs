@@ -52,6 +52,30 @@ pub struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
+    /// An evaluator with no annotations and an empty subquery cache.
+    pub fn new(
+        data: &'a Fetched,
+        extended: &'a ExtendedSelectors,
+        positions: &'a crate::promql::position::Positions,
+        times: QueryTimes,
+        deadline: Option<Instant>,
+        max_samples: usize,
+    ) -> Self {
+        Self {
+            data,
+            extended,
+            positions,
+            times,
+            deadline,
+            max_samples,
+            annotations: Annotations::default(),
+            subquery_cache: std::collections::HashMap::new(),
+            cached_samples: 0,
+        }
+    }
+}
+
+impl<'a> Evaluator<'a> {
     /// Records a warning about `node`, with its position as Prometheus renders it.
     pub fn warn_at<T>(&mut self, msg: String, node: &T) {
         let msg = self.positions.annotate(msg, node);

@@ -117,17 +117,7 @@ impl Engine {
         let max_samples = self.options.max_samples;
         with_eval_stack(|| {
             let positions = position::locate(query, &expr);
-            let mut ev = Evaluator {
-                data: &data,
-                extended: &extended,
-                positions: &positions,
-                times,
-                deadline,
-                max_samples,
-                annotations: eval::Annotations::default(),
-                subquery_cache: std::collections::HashMap::new(),
-                cached_samples: 0,
-            };
+            let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
             let value = match ev.eval(&expr, ts_ms)? {
                 Val::Scalar(v) => Value::Scalar { t: ts_ms, v },
                 Val::Str(v) => Value::String { t: ts_ms, v },
@@ -185,17 +175,7 @@ impl Engine {
         let max_samples = self.options.max_samples;
         with_eval_stack(|| {
             let positions = position::locate(query, &expr);
-            let mut ev = Evaluator {
-                data: &data,
-                extended: &extended,
-                positions: &positions,
-                times,
-                deadline,
-                max_samples,
-                annotations: eval::Annotations::default(),
-                subquery_cache: std::collections::HashMap::new(),
-                cached_samples: 0,
-            };
+            let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
             let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
             let mut total = 0usize;
             let mut ts = start_ms;
