@@ -103,20 +103,23 @@ impl Engine {
         ts_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        let expr = parse(
+        // Boxed before planning: plans and caches key AST nodes by address, and the box keeps
+        // those addresses stable when the tree moves to the evaluation thread.
+        let expr = Box::new(parse(
             query,
             duration_expr::DurationContext {
                 step_s: 0.0,
                 range_s: 0.0,
             },
-        )?;
+        )?);
         let times = self.times(ts_ms, ts_ms, 0, opts);
         let deadline = self.deadline(opts);
         let extended = extended_range::detect(query, &expr)?;
         let data = plan::prefetch(querier, &expr, &times, &extended, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
-        with_eval_stack(|| {
-            let positions = position::locate(query, &expr);
+        let query = query.to_string();
+        evaluate_off_runtime(move || {
+            let positions = position::locate(&query, &expr);
             let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
             let value = match ev.eval(&expr, ts_ms)? {
                 Val::Scalar(v) => Value::Scalar { t: ts_ms, v },
@@ -130,6 +133,7 @@ impl Engine {
                 infos: ev.annotations.infos,
             })
         })
+        .await
     }
 
     /// Evaluates `query` at `start, start+step, … ≤ end`; the result is always a matrix.
@@ -143,13 +147,14 @@ impl Engine {
         step_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
-        let expr = parse(
+        // Boxed before planning, as in `instant_query`.
+        let expr = Box::new(parse(
             query,
             duration_expr::DurationContext {
                 step_s: step_ms as f64 / 1000.0,
                 range_s: end_ms.saturating_sub(start_ms) as f64 / 1000.0,
             },
-        )?;
+        )?);
         match expr.value_type() {
             promql_parser::parser::value::ValueType::Matrix => {
                 return Err(PromqlError::BadData(
@@ -173,8 +178,9 @@ impl Engine {
         let extended = extended_range::detect(query, &expr)?;
         let data = plan::prefetch(querier, &expr, &times, &extended, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
-        with_eval_stack(|| {
-            let positions = position::locate(query, &expr);
+        let query = query.to_string();
+        evaluate_off_runtime(move || {
+            let positions = position::locate(&query, &expr);
             let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
             let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
             let mut total = 0usize;
@@ -217,6 +223,7 @@ impl Engine {
                 infos: ev.annotations.infos,
             })
         })
+        .await
     }
 
     fn times(&self, start: i64, end: i64, step: i64, opts: &QueryOptions) -> QueryTimes {
@@ -242,6 +249,25 @@ impl Engine {
 
 /// Stack for the evaluation thread: evaluation recurses once per AST level.
 const EVAL_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Runs the evaluation on its own thread with a stack large enough for
+/// [`MAX_EXPRESSION_DEPTH`] levels, and awaits it without blocking the async worker: a long
+/// query must not stall ingestion or other requests on the same runtime.
+async fn evaluate_off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PromqlError> + Send + 'static,
+) -> Result<T, PromqlError> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("promql-eval".into())
+        .stack_size(EVAL_STACK_BYTES)
+        .spawn(move || {
+            let _ = done.send(f());
+        })
+        .map_err(|e| PromqlError::Execution(format!("cannot start query evaluation: {e}")))?;
+    result
+        .await
+        .map_err(|_| PromqlError::Execution("query evaluation failed unexpectedly".into()))?
+}
 
 /// Runs the synchronous evaluation on a thread with a stack large enough for
 /// [`MAX_EXPRESSION_DEPTH`] levels, independent of the caller's (e.g. a tokio worker's) stack.
