@@ -128,10 +128,10 @@ impl Storage {
             return Err(StorageError::ShuttingDown);
         }
         let head = self.head_or_create(tenant);
+        // Always submitted, even with no records (every sample a duplicate of one already in
+        // the head): then it is a barrier, so the duplicate is not acknowledged before the
+        // earlier request that wrote it is durable.
         let (report, ack) = head.append(batch, mode, &self.next_ref, |records| {
-            if records.is_empty() {
-                return Ok(None);
-            }
             self.wal.submit(&records).map(Some)
         });
         if let Some(ack) = ack? {

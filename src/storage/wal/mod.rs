@@ -89,7 +89,14 @@ impl Wal {
 
     /// Queues records for the next group write without waiting. Records submitted earlier
     /// are written earlier, so a caller holding a lock while submitting fixes the WAL order.
+    /// An empty `records` is a barrier: its ack comes once everything queued before it is
+    /// durable.
     pub fn submit(&self, records: &[WalRecord]) -> Result<WalAck, StorageError> {
+        if self.counters.failed.load(Ordering::Acquire) {
+            return Err(StorageError::Other(
+                "write-ahead log failed earlier (write or fsync error); refusing writes until restart".into(),
+            ));
+        }
         let mut frames = Vec::new();
         for record in records {
             let payload = record.encode();

@@ -168,3 +168,28 @@ async fn checkpoint_keeps_filtered_records_and_deletes_segments() {
     let (_wal, records) = replay(tmp.path(), 1 << 20);
     assert_eq!(records, vec![series, samples("a", 100, 1), samples("a", 200, 1)]);
 }
+
+#[tokio::test]
+async fn empty_submit_is_a_barrier_after_earlier_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (wal, _) = replay(tmp.path(), 1 << 20);
+    let first = wal.submit(&[samples("a", 10, 3)]).unwrap();
+    let barrier = wal.submit(&[]).unwrap();
+    barrier.wait().await.unwrap();
+    // The barrier's ack implies the earlier record is durable: a fresh replay sees it.
+    first.wait().await.unwrap();
+    drop(wal);
+    let (_wal, records) = replay(tmp.path(), 1 << 20);
+    assert_eq!(records, vec![samples("a", 10, 3)]);
+}
+
+#[tokio::test]
+async fn a_failed_wal_refuses_later_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (wal, _) = replay(tmp.path(), 1 << 20);
+    wal.append(&[samples("a", 10, 1)]).await.unwrap();
+    // What the writer thread records after a failed write or fsync.
+    wal.counters.failed.store(true, std::sync::atomic::Ordering::Release);
+    assert!(wal.submit(&[samples("a", 20, 1)]).is_err());
+    assert!(wal.submit(&[]).is_err());
+}

@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use tokio::sync::oneshot;
 
@@ -32,6 +32,11 @@ pub enum Command {
 pub struct Counters {
     pub fsyncs: AtomicU64,
     pub bytes: AtomicU64,
+    /// Set after a failed write or fsync. The head applies a batch before its WAL write, so
+    /// after a failure the head may hold samples the WAL lacks; a retry of them would look
+    /// like a duplicate and be acknowledged without a WAL record. Refusing every later append
+    /// until a restart (which rebuilds the head from the WAL alone) rules that out.
+    pub failed: AtomicBool,
 }
 
 pub struct WriterThread {
@@ -101,6 +106,9 @@ impl WriterThread {
                 }
                 Command::Roll { reply } => {
                     let result = self.sync(&mut pending).and_then(|()| self.roll());
+                    if result.is_err() {
+                        self.counters.failed.store(true, Ordering::Release);
+                    }
                     let _ = reply.send(result.map(|()| self.segment_number));
                 }
                 Command::Shutdown { reply } => {
@@ -112,6 +120,7 @@ impl WriterThread {
         }
         let result = self.sync(&mut pending);
         if result.is_err() || failed.is_some() {
+            self.counters.failed.store(true, Ordering::Release);
             // The file may end in a partial or unsynced frame; continue in a fresh segment so
             // later acknowledged frames never sit behind damage.
             if let Err(err) = self.roll() {
