@@ -329,6 +329,7 @@ impl Config {
                 cli.query_timeout,
                 file_duration("query.timeout", &file.query.timeout)?,
             ),
+            ..EngineOptions::default()
         };
         let limits = Limits {
             multi_tenant: pick(

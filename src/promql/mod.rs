@@ -28,6 +28,7 @@ use crate::storage::{Labels, SeriesQuerier, StorageError};
 use eval::Evaluator;
 use plan::QueryTimes;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use types::Val;
 
@@ -43,6 +44,9 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// Default evaluation timeout in ms (`--query.timeout`, 2m).
     pub timeout_ms: i64,
+    /// Queries evaluated at once; later ones wait (`--query.max-concurrency`, 20). Each holds
+    /// its fetched data and an evaluation thread, so this bounds memory and threads.
+    pub max_concurrency: usize,
 }
 
 impl Default for EngineOptions {
@@ -51,6 +55,7 @@ impl Default for EngineOptions {
             lookback_delta_ms: 5 * 60 * 1000,
             max_samples: 50_000_000,
             timeout_ms: 2 * 60 * 1000,
+            max_concurrency: 20,
         }
     }
 }
@@ -84,11 +89,26 @@ pub enum PromqlError {
 
 pub struct Engine {
     options: EngineOptions,
+    /// One permit per query being fetched or evaluated.
+    active_queries: Arc<tokio::sync::Semaphore>,
 }
 
 impl Engine {
     pub fn new(options: EngineOptions) -> Self {
-        Self { options }
+        let permits = options.max_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        Self {
+            options,
+            active_queries: Arc::new(tokio::sync::Semaphore::new(permits)),
+        }
+    }
+
+    /// Waits for a free query slot; the permit is held until evaluation ends (also when the
+    /// caller gives up, since the evaluation thread owns it).
+    async fn query_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, PromqlError> {
+        Arc::clone(&self.active_queries)
+            .acquire_owned()
+            .await
+            .map_err(|_| PromqlError::Canceled("query queue".into()))
     }
 
     pub fn options(&self) -> &EngineOptions {
@@ -115,10 +135,12 @@ impl Engine {
         let times = self.times(ts_ms, ts_ms, 0, opts);
         let deadline = self.deadline(opts);
         let extended = extended_range::detect(query, &expr)?;
+        let slot = self.query_slot().await?;
         let data = plan::prefetch(querier, &expr, &times, &extended, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
         let query = query.to_string();
         evaluate_off_runtime(move || {
+            let _slot = slot;
             let positions = position::locate(&query, &expr);
             let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
             let value = match ev.eval(&expr, ts_ms)? {
@@ -176,10 +198,12 @@ impl Engine {
         let times = self.times(start_ms, end_ms, step_ms, opts);
         let deadline = self.deadline(opts);
         let extended = extended_range::detect(query, &expr)?;
+        let slot = self.query_slot().await?;
         let data = plan::prefetch(querier, &expr, &times, &extended, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
         let query = query.to_string();
         evaluate_off_runtime(move || {
+            let _slot = slot;
             let positions = position::locate(&query, &expr);
             let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
             let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
@@ -302,7 +326,7 @@ fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_pars
         )));
     }
     with_eval_stack(|| {
-        let expr = match promql_parser::parser::parse(query) {
+        let expr = match parse_without_panic(query)? {
             Ok(expr) => expr,
             Err(original) => {
                 let durations = duration_expr::rewrite(query, ctx);
@@ -315,7 +339,7 @@ fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_pars
                 candidates
                     .into_iter()
                     .flatten()
-                    .find_map(|rewritten| promql_parser::parser::parse(&rewritten).ok())
+                    .find_map(|rewritten| parse_without_panic(&rewritten).ok()?.ok())
                     .ok_or_else(|| PromqlError::BadData(parse_error::diagnose(query, &original)))?
             }
         };
@@ -330,6 +354,13 @@ fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_pars
         }
         Ok(expr)
     })
+}
+
+/// `promql-parser`, with its panics (e.g. `Duration::from_secs_f64` on a number duration
+/// such as `x[1e300]`) turned into a parse error instead of a failed evaluation.
+fn parse_without_panic(query: &str) -> Result<Result<promql_parser::parser::Expr, String>, PromqlError> {
+    std::panic::catch_unwind(|| promql_parser::parser::parse(query))
+        .map_err(|_| PromqlError::BadData(parse_error::diagnose(query, "invalid number or duration in query")))
 }
 
 /// The AST's depth, computed without recursion.

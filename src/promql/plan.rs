@@ -226,11 +226,13 @@ pub async fn prefetch<Q: SeriesQuerier>(
             for series in querier.select(&set, need.mint, need.maxt).await? {
                 let points: Vec<(i64, f64)> = series.samples.iter().map(|s| (s.t, s.v)).collect();
                 total = total.saturating_add(points.len());
+                // Everything fetched is held until evaluation ends, so the raw points count
+                // against the query's sample limit as they arrive.
+                if total > max_samples {
+                    return Err(PromqlError::Execution(crate::promql::TOO_MANY_SAMPLES.to_string()));
+                }
                 by_labels.insert(series.labels, points);
             }
-        }
-        if total > max_samples.saturating_mul(16).max(max_samples) {
-            return Err(PromqlError::Execution(crate::promql::TOO_MANY_SAMPLES.to_string()));
         }
         let list: Vec<RawSeries> = by_labels
             .into_iter()

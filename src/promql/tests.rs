@@ -195,3 +195,36 @@ fn deeply_nested_queries_are_refused_not_crashing() {
         assert_eq!(res.ok(), Some(ok));
     }
 }
+
+#[test]
+fn parser_panics_on_huge_number_durations_become_bad_data() {
+    for query in ["x[1e300]", "rate(x[1e300])"] {
+        match instant(query, 0) {
+            Err(PromqlError::BadData(message)) => assert!(message.contains("parse error"), "{query}: {message}"),
+            other => panic!("{query}: expected bad_data, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn queries_beyond_max_concurrency_wait_for_a_slot() {
+    let single = Engine::new(EngineOptions {
+        max_concurrency: 1,
+        ..EngineOptions::default()
+    });
+    let data = store();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let opts = QueryOptions::default();
+    let (a, b) = rt.block_on(async {
+        tokio::join!(
+            single.instant_query(&data, "req_total", 600_000, &opts),
+            single.instant_query(&data, "sum(req_total)", 600_000, &opts),
+        )
+    });
+    let (a, b) = (a.unwrap().value, b.unwrap().value);
+    assert!(matches!(&a, Value::Vector(v) if !v.is_empty()), "{a:?}");
+    assert!(matches!(&b, Value::Vector(v) if v.len() == 1), "{b:?}");
+}
