@@ -22,7 +22,7 @@ use crate::storage::labels::Labels;
 use crate::storage::matcher::LabelMatcher;
 use crate::storage::model::{AppendBatch, AppendStats, Exemplar, HistogramSample, MetricMetadata, Series};
 use crate::storage::querier::SeriesQuerier;
-use crate::storage::wal::{Wal, WalRecord};
+use crate::storage::wal::Wal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -278,8 +278,8 @@ fn replay(config: &StorageConfig) -> Result<Replayed, StorageError> {
     let mut records = 0u64;
     let wal = Wal::open(&config.data_dir.join("wal"), config.wal_segment_bytes, |record| {
         records += 1;
-        if let WalRecord::Series { series, .. } = &record {
-            max_ref = series.iter().map(|(r, _)| *r).fold(max_ref, u64::max);
+        if let Some(highest) = record.max_series_ref() {
+            max_ref = max_ref.max(highest);
         }
         let tenant = record.tenant().to_string();
         let head = heads

@@ -52,6 +52,21 @@ pub enum WalRecord {
     },
 }
 
+impl WalRecord {
+    /// The highest series ref the record names, if any. Replay takes the maximum over every
+    /// record, not only `Series` ones: a checkpoint may drop the `Series` record of a series
+    /// that a later segment still has samples of, and its ref must not be handed out again.
+    pub fn max_series_ref(&self) -> Option<u64> {
+        match self {
+            WalRecord::Series { series, .. } => series.iter().map(|(r, _)| *r).max(),
+            WalRecord::Samples { samples, .. } => samples.iter().map(|s| s.series_ref).max(),
+            WalRecord::Histograms { histograms, .. } => histograms.iter().map(|(r, _)| *r).max(),
+            WalRecord::Exemplars { exemplars, .. } => exemplars.iter().map(|(r, _)| *r).max(),
+            WalRecord::Metadata { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
     #[error("record is truncated")]

@@ -193,3 +193,18 @@ async fn a_failed_wal_refuses_later_writes() {
     assert!(wal.submit(&[samples("a", 20, 1)]).is_err());
     assert!(wal.submit(&[]).is_err());
 }
+
+#[test]
+fn max_series_ref_covers_every_record_kind() {
+    assert_eq!(samples("a", 0, 3).max_series_ref(), Some(2));
+    let series = WalRecord::Series {
+        tenant: "a".into(),
+        series: vec![(7, Labels::from_pairs([("job", "x")])), (4, Labels::empty())],
+    };
+    assert_eq!(series.max_series_ref(), Some(7));
+    let metadata = WalRecord::Metadata {
+        tenant: "a".into(),
+        metadata: Vec::new(),
+    };
+    assert_eq!(metadata.max_series_ref(), None);
+}
