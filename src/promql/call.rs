@@ -5,7 +5,7 @@ use crate::promql::eval::Evaluator;
 use crate::promql::functions::{math, range};
 use crate::promql::plan::matcher_sets;
 use crate::promql::types::{Sample, Series, Val};
-use crate::promql::{PromqlError, histograms, labels_fns};
+use crate::promql::{PromqlError, extended_range, histograms, labels_fns};
 use crate::storage::{Labels, MatchOp};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{Call, Expr};
@@ -13,6 +13,7 @@ use promql_parser::parser::{Call, Expr};
 pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlError> {
     let name = call.func.name;
     let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+    extended_range::check_call(ev.extended, name, &args)?;
     match name {
         "time" => return Ok(Val::Scalar(ts as f64 / 1000.0)),
         "pi" => return Ok(Val::Scalar(std::f64::consts::PI)),
@@ -241,13 +242,20 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
     let Some(range_expr) = args.get(mi) else {
         return Err(PromqlError::Execution(format!("{name} needs a range vector argument")));
     };
+    let extended = match unwrap_parens(range_expr) {
+        Expr::MatrixSelector(ms) => ev.select_extended(ms, ts)?,
+        _ => None,
+    };
     let (range_start, range_end) = ev.range_window(range_expr, ts);
     if name == "quantile_over_time"
         && let Some(&q) = scalars.first()
     {
         histograms::warn_quantile(ev, q, args.first().copied());
     }
-    let matrix = matrix_arg(ev, args, mi, ts)?;
+    let (modifier, matrix) = match extended {
+        Some(sel) => (Some(sel.modifier), sel.series),
+        None => (None, matrix_arg(ev, args, mi, ts)?),
+    };
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let check_counter = matches!(name, "rate" | "increase") && matches!(range_expr, Expr::MatrixSelector(_));
     let mut out = Vec::with_capacity(matrix.len());
@@ -257,7 +265,10 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
             range_start,
             range_end,
         };
-        let value = range::call_at(name, window, &scalars, ts).map_err(PromqlError::Execution)?;
+        let value = match modifier {
+            Some(m) => extended_range::call(name, m, window),
+            None => range::call_at(name, window, &scalars, ts).map_err(PromqlError::Execution)?,
+        };
         if let Some(f) = value {
             if check_counter
                 && let Some(metric_name) = series.metric.metric_name()

@@ -1,6 +1,8 @@
 //! The evaluator: evaluates one AST node at one evaluation time over prefetched data.
 //! Range queries call it once per step; subqueries call it once per inner step.
 
+use crate::promql::extended_range::{self, ExtendedSelection, ExtendedSelectors};
+use crate::promql::functions::extended::{self as extended_fns, ExtendedWindow, Extension};
 use crate::promql::plan::{Fetched, QueryTimes, at_ms, duration_ms, offset_ms, selector_key};
 use crate::promql::types::{Sample, Series, Val};
 use crate::promql::{PromqlError, TOO_MANY_SAMPLES, aggregate, binary, call};
@@ -35,6 +37,8 @@ impl Annotations {
 
 pub struct Evaluator<'a> {
     pub data: &'a Fetched,
+    /// Selectors carrying an `anchored` / `smoothed` modifier.
+    pub extended: &'a ExtendedSelectors,
     pub positions: &'a crate::promql::position::Positions,
     pub times: QueryTimes,
     pub deadline: Option<Instant>,
@@ -84,7 +88,10 @@ impl<'a> Evaluator<'a> {
             Expr::Aggregate(a) => aggregate::eval(self, a, ts),
             Expr::Call(c) => call::eval(self, c, ts),
             Expr::VectorSelector(vs) => Ok(Val::Vector(self.select_vector(vs, ts)?)),
-            Expr::MatrixSelector(ms) => Ok(Val::Matrix(self.select_matrix(ms, ts)?)),
+            Expr::MatrixSelector(ms) => match self.select_extended(ms, ts)? {
+                Some(sel) => Ok(Val::Matrix(extend_series(sel.modifier, sel.window, sel.series))),
+                None => Ok(Val::Matrix(self.select_matrix(ms, ts)?)),
+            },
             Expr::Subquery(sq) => Ok(Val::Matrix(self.eval_subquery(sq, ts)?)),
             Expr::Extension(_) => Err(PromqlError::Execution("unsupported expression".into())),
         }
@@ -120,6 +127,12 @@ impl<'a> Evaluator<'a> {
         let Some(list) = self.data.get(&selector_key(vs)) else {
             return Ok(Vec::new());
         };
+        if self.extended.get(&selector_key(vs)) == Some(&Extension::Smoothed) {
+            let at = at_ms(&vs.at, &self.times).unwrap_or(ts);
+            let out = extended_range::smoothed_vector(list, rt, at, self.times.lookback);
+            self.check_samples(out.len())?;
+            return Ok(out);
+        }
         let mut out = Vec::new();
         for series in list {
             let idx = series.samples.partition_point(|(t, _)| *t <= rt);
@@ -175,6 +188,27 @@ impl<'a> Evaluator<'a> {
             });
         }
         Ok(out)
+    }
+
+    /// For a range selector with an `anchored` / `smoothed` modifier: the modifier, the nominal
+    /// window `(start, end]` and every series' points of the widened span around it.
+    pub fn select_extended(&self, ms: &MatrixSelector, ts: i64) -> Result<Option<ExtendedSelection>, PromqlError> {
+        let Some(&modifier) = self.extended.get(&selector_key(&ms.vs)) else {
+            return Ok(None);
+        };
+        let rt = self.reference_time(&ms.vs, ts);
+        let start = rt.saturating_sub(duration_ms(&ms.range));
+        let (mint, maxt) = extended_range::fetch_span(modifier, start, rt, self.times.lookback);
+        let series = match self.data.get(&selector_key(&ms.vs)) {
+            Some(list) => extended_range::select_points(list, mint, maxt),
+            None => Vec::new(),
+        };
+        self.check_samples(series.iter().map(|s| s.points.len()).sum())?;
+        Ok(Some(ExtendedSelection {
+            modifier,
+            window: (start, rt),
+            series,
+        }))
     }
 
     /// The window `(start, end]` a range argument covers when evaluated at `ts`.
@@ -263,6 +297,23 @@ impl<'a> Evaluator<'a> {
         }
         Ok(out)
     }
+}
+
+/// A bare extended range selector's value: each series cut to its window, with boundary
+/// values standing at the window's ends.
+fn extend_series(modifier: Extension, window: (i64, i64), series: Vec<Series>) -> Vec<Series> {
+    series
+        .into_iter()
+        .filter_map(|mut s| {
+            let w = ExtendedWindow {
+                points: &s.points,
+                range_start: window.0,
+                range_end: window.1,
+            };
+            s.points = extended_fns::extend_points(w, modifier == Extension::Smoothed);
+            (!s.points.is_empty()).then_some(s)
+        })
+        .collect()
 }
 
 fn push_point(

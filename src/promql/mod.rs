@@ -8,6 +8,7 @@ mod binary;
 mod call;
 mod duration_expr;
 mod eval;
+mod extended_range;
 pub mod functions;
 mod histograms;
 mod info;
@@ -110,12 +111,14 @@ impl Engine {
         )?;
         let times = self.times(ts_ms, ts_ms, 0, opts);
         let deadline = self.deadline(opts);
-        let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
+        let extended = extended_range::detect(query, &expr)?;
+        let data = plan::prefetch(querier, &expr, &times, &extended, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
         with_eval_stack(|| {
             let positions = position::locate(query, &expr);
             let mut ev = Evaluator {
                 data: &data,
+                extended: &extended,
                 positions: &positions,
                 times,
                 deadline,
@@ -176,12 +179,14 @@ impl Engine {
         }
         let times = self.times(start_ms, end_ms, step_ms, opts);
         let deadline = self.deadline(opts);
-        let data = plan::prefetch(querier, &expr, &times, self.options.max_samples).await?;
+        let extended = extended_range::detect(query, &expr)?;
+        let data = plan::prefetch(querier, &expr, &times, &extended, self.options.max_samples).await?;
         let max_samples = self.options.max_samples;
         with_eval_stack(|| {
             let positions = position::locate(query, &expr);
             let mut ev = Evaluator {
                 data: &data,
+                extended: &extended,
                 positions: &positions,
                 times,
                 deadline,
@@ -295,7 +300,11 @@ fn parse(query: &str, ctx: duration_expr::DurationContext) -> Result<promql_pars
             Err(original) => {
                 let durations = duration_expr::rewrite(query, ctx);
                 let base = durations.as_deref().unwrap_or(query);
-                let candidates = [durations.clone(), info::rewrite_selector_argument(base)];
+                let candidates = [
+                    durations.clone(),
+                    info::rewrite_selector_argument(base),
+                    extended_range::strip(base),
+                ];
                 candidates
                     .into_iter()
                     .flatten()

@@ -3,6 +3,8 @@
 //! Evaluation afterwards is synchronous over the fetched data.
 
 use crate::promql::PromqlError;
+use crate::promql::extended_range::{ExtendedSelectors, fetch_span};
+use crate::promql::functions::extended::Extension;
 use crate::storage::{LabelMatcher, Labels, MatchOp, SeriesQuerier};
 use promql_parser::label::{MatchOp as ParserOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
@@ -111,46 +113,70 @@ struct Need {
 
 /// Records the time range every selector of `expr` needs when `expr` is evaluated at times
 /// in `[start, end]`.
-fn collect(expr: &Expr, start: i64, end: i64, times: &QueryTimes, needs: &mut Vec<Need>) -> Result<(), PromqlError> {
+fn collect(
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    times: &QueryTimes,
+    extended: &ExtendedSelectors,
+    needs: &mut Vec<Need>,
+) -> Result<(), PromqlError> {
     match expr {
         Expr::VectorSelector(vs) => {
             let (s, e) = pinned(&vs.at, &vs.offset, start, end, times);
+            // A smoothed selector also interpolates towards the next point after `e`.
+            let maxt = match extended.get(&selector_key(vs)) {
+                Some(Extension::Smoothed) => e.saturating_add(times.lookback),
+                _ => e,
+            };
             needs.push(Need {
                 key: selector_key(vs),
                 sets: matcher_sets(vs)?,
                 mint: s.saturating_sub(times.lookback),
-                maxt: e,
+                maxt,
             });
         }
         Expr::MatrixSelector(ms) => {
             let (s, e) = pinned(&ms.vs.at, &ms.vs.offset, start, end, times);
+            let s = s.saturating_sub(duration_ms(&ms.range));
+            let (mint, maxt) = match extended.get(&selector_key(&ms.vs)) {
+                Some(m) => fetch_span(*m, s, e, times.lookback),
+                None => (s, e),
+            };
             needs.push(Need {
                 key: selector_key(&ms.vs),
                 sets: matcher_sets(&ms.vs)?,
-                mint: s.saturating_sub(duration_ms(&ms.range)),
-                maxt: e,
+                mint,
+                maxt,
             });
         }
         Expr::Subquery(sq) => {
             let (s, e) = pinned(&sq.at, &sq.offset, start, end, times);
-            collect(&sq.expr, s.saturating_sub(duration_ms(&sq.range)), e, times, needs)?;
+            collect(
+                &sq.expr,
+                s.saturating_sub(duration_ms(&sq.range)),
+                e,
+                times,
+                extended,
+                needs,
+            )?;
         }
         Expr::Aggregate(agg) => {
             if let Some(p) = &agg.param {
-                collect(p, start, end, times, needs)?;
+                collect(p, start, end, times, extended, needs)?;
             }
-            collect(&agg.expr, start, end, times, needs)?;
+            collect(&agg.expr, start, end, times, extended, needs)?;
         }
-        Expr::Unary(u) => collect(&u.expr, start, end, times, needs)?,
+        Expr::Unary(u) => collect(&u.expr, start, end, times, extended, needs)?,
         Expr::Binary(b) => {
-            collect(&b.lhs, start, end, times, needs)?;
-            collect(&b.rhs, start, end, times, needs)?;
+            collect(&b.lhs, start, end, times, extended, needs)?;
+            collect(&b.rhs, start, end, times, extended, needs)?;
         }
-        Expr::Paren(p) => collect(&p.expr, start, end, times, needs)?,
+        Expr::Paren(p) => collect(&p.expr, start, end, times, extended, needs)?,
         Expr::Call(c) => {
             if c.func.name == "info" {
                 if let Some(base) = c.args.args.first() {
-                    collect(base, start, end, times, needs)?;
+                    collect(base, start, end, times, extended, needs)?;
                 }
                 let (at, offset) = crate::promql::info::base_pin(c, times);
                 let (s, e) = match at {
@@ -166,7 +192,7 @@ fn collect(expr: &Expr, start: i64, end: i64, times: &QueryTimes, needs: &mut Ve
                 return Ok(());
             }
             for a in &c.args.args {
-                collect(a, start, end, times, needs)?;
+                collect(a, start, end, times, extended, needs)?;
             }
         }
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
@@ -187,10 +213,11 @@ pub async fn prefetch<Q: SeriesQuerier>(
     querier: &Q,
     expr: &Expr,
     times: &QueryTimes,
+    extended: &ExtendedSelectors,
     max_samples: usize,
 ) -> Result<Fetched, PromqlError> {
     let mut needs = Vec::new();
-    collect(expr, times.start, times.end, times, &mut needs)?;
+    collect(expr, times.start, times.end, times, extended, &mut needs)?;
     let mut fetched = Fetched::new();
     let mut total: usize = 0;
     for need in needs {

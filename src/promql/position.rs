@@ -136,11 +136,18 @@ fn tokenize(q: &str) -> Vec<Token<'_>> {
 #[derive(Debug, Default)]
 pub struct Positions {
     by_node: HashMap<usize, String>,
+    /// Byte offset of each located node's first token, by the same keys as `by_node`.
+    offsets: HashMap<usize, usize>,
 }
 
 impl Positions {
     pub fn of<T>(&self, node: &T) -> Option<&str> {
         self.by_node.get(&(node as *const T as usize)).map(String::as_str)
+    }
+
+    /// Byte offset in the query of the node's first token.
+    pub fn offset_of<T>(&self, node: &T) -> Option<usize> {
+        self.offsets.get(&(node as *const T as usize)).copied()
     }
 
     /// `msg` with the node's position appended, as Prometheus renders annotations.
@@ -152,7 +159,7 @@ impl Positions {
     }
 }
 
-fn line_col(q: &str, pos: usize) -> String {
+pub(crate) fn line_col(q: &str, pos: usize) -> String {
     let prefix = q.get(..pos).unwrap_or(q);
     let line = 1 + prefix.matches('\n').count();
     let col = pos - prefix.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -180,6 +187,7 @@ impl Locator<'_, '_> {
             let pos = line_col(self.query, off);
             for k in keys {
                 self.positions.by_node.insert(*k, pos.clone());
+                self.positions.offsets.insert(*k, off);
             }
         }
         offset
@@ -263,6 +271,66 @@ impl Locator<'_, '_> {
             Expr::Extension(_) => None,
         }
     }
+}
+
+/// A range-selector modifier keyword (`anchored` / `smoothed`) found in the query text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ModifierWord {
+    pub start: usize,
+    pub len: usize,
+    /// The keyword, lowercased (the lexer matches keywords case-insensitively).
+    pub word: String,
+    /// It follows a subquery's `[range:step]` rather than a selector.
+    pub after_subquery: bool,
+}
+
+/// The `anchored` / `smoothed` keywords that stand where a selector modifier goes: after a
+/// `]`, a `}`, a metric name, an offset/`@` value or `@ start()` / `@ end()`. A metric that
+/// happens to be named `anchored` starts an operand instead, after an operator or `(`.
+pub(crate) fn modifier_words(q: &str) -> Vec<ModifierWord> {
+    let tokens = tokenize(q);
+    let mut out = Vec::new();
+    for (i, tok) in tokens.iter().enumerate() {
+        let lower = tok.text.to_ascii_lowercase();
+        if tok.kind != Kind::Ident || tok.in_labels || !(lower == "anchored" || lower == "smoothed") {
+            continue;
+        }
+        let Some(prev) = i.checked_sub(1).and_then(|p| tokens.get(p)) else {
+            continue;
+        };
+        let follows_selector = match prev.kind {
+            Kind::Number => true,
+            Kind::Str => false,
+            Kind::Ident => !matches!(
+                prev.text.to_ascii_lowercase().as_str(),
+                "and" | "or" | "unless" | "bool" | "by" | "without" | "on" | "ignoring" | "group_left" | "group_right"
+            ),
+            Kind::Punct => match prev.text {
+                "]" | "}" => true,
+                ")" => i >= 3 && tokens.get(i - 2).is_some_and(|t| t.text == "("),
+                _ => false,
+            },
+        };
+        if !follows_selector {
+            continue;
+        }
+        let after_subquery = prev.text == "]"
+            && tokens
+                .get(..i)
+                .unwrap_or(&[])
+                .iter()
+                .rev()
+                .skip(1)
+                .take_while(|t| t.text != "[")
+                .any(|t| t.text.contains(':'));
+        out.push(ModifierWord {
+            start: tok.start,
+            len: tok.text.len(),
+            word: lower,
+            after_subquery,
+        });
+    }
+    out
 }
 
 /// Locates every node of `expr` in `query`.

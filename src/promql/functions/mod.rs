@@ -17,6 +17,7 @@
 //!   [`stats::AggregationVariance`] (`stddev`/`stdvar`), [`stats::quantile`].
 
 pub mod calendar;
+pub mod extended;
 pub mod histogram;
 pub mod math;
 mod over_time;
