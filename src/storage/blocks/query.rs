@@ -33,22 +33,10 @@ impl BlockStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, StorageError> {
-        let blocks = self.blocks_in_range(tenant, mint, maxt);
-        match self.select_from(&blocks, matchers, mint, maxt).await {
-            Ok(series) => Ok(series),
-            Err(error) => {
-                // A block may have been compacted or expired while we read it (here or by
-                // another process): with a fresh catalog the data is in another block.
-                if matches!(error, StorageError::ObjectStore(_)) {
-                    self.refresh().await?;
-                }
-                let current = self.blocks_in_range(tenant, mint, maxt);
-                if same_blocks(&blocks, &current) {
-                    return Err(error);
-                }
-                self.select_from(&current, matchers, mint, maxt).await
-            }
-        }
+        self.read_with_catalog_retry(tenant, mint, maxt, |blocks| async move {
+            self.select_from(&blocks, matchers, mint, maxt).await
+        })
+        .await
     }
 
     pub(super) async fn series_labels(
@@ -58,21 +46,40 @@ impl BlockStore {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Labels>, StorageError> {
+        self.read_with_catalog_retry(tenant, mint, maxt, |blocks| async move {
+            self.labels_from(&blocks, matchers, mint, maxt).await
+        })
+        .await
+    }
+
+    /// Runs `read` over the blocks overlapping `[mint, maxt]`. A block may have been compacted
+    /// or expired while it was read (here or by another process); then the data is in another
+    /// block, so after a read error the catalog is refreshed and, if the block list changed,
+    /// the read runs once more.
+    async fn read_with_catalog_retry<T, F, Fut>(
+        &self,
+        tenant: &str,
+        mint: i64,
+        maxt: i64,
+        read: F,
+    ) -> Result<T, StorageError>
+    where
+        F: Fn(Vec<Arc<BlockFile>>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StorageError>>,
+    {
         let blocks = self.blocks_in_range(tenant, mint, maxt);
-        match self.labels_from(&blocks, matchers, mint, maxt).await {
-            Ok(labels) => Ok(labels),
-            Err(error) => {
-                // As in `select_series`: the block may have been replaced meanwhile.
-                if matches!(error, StorageError::ObjectStore(_)) {
-                    self.refresh().await?;
-                }
-                let current = self.blocks_in_range(tenant, mint, maxt);
-                if same_blocks(&blocks, &current) {
-                    return Err(error);
-                }
-                self.labels_from(&current, matchers, mint, maxt).await
-            }
+        let error = match read(blocks.clone()).await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        if matches!(error, StorageError::ObjectStore(_)) {
+            self.refresh().await?;
         }
+        let current = self.blocks_in_range(tenant, mint, maxt);
+        if same_blocks(&blocks, &current) {
+            return Err(error);
+        }
+        read(current).await
     }
 
     async fn labels_from(
