@@ -57,8 +57,10 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+OWN_POLICY=0
 cleanup() {
   for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid"; done
+  if ((OWN_POLICY)); then rm -f /usr/sbin/policy-rc.d; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -71,12 +73,13 @@ install_packages() {
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
   if ((${#missing[@]})); then
     log "installing ${missing[*]} (services prevented from starting)"
-    local own_policy=0
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && OWN_POLICY=1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
-    ((own_policy)) && rm -f /usr/sbin/policy-rc.d
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+      apt-get update >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+    fi
   fi
   # A packaged service on the default ports would share the CPU: make sure none runs.
   for unit in prometheus victoria-metrics; do
