@@ -9,6 +9,7 @@ pub mod chunk;
 pub mod config;
 pub mod error;
 pub mod head;
+pub mod histogram_codec;
 pub mod labels;
 pub mod matcher;
 pub mod memory;

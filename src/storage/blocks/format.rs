@@ -3,7 +3,7 @@
 //! in-memory series; see `mod.rs` for why the layout is what it is.
 
 use super::BlockMeta;
-use super::histogram_codec::encode_histogram;
+use crate::storage::histogram_codec::encode_histogram;
 use crate::storage::labels::{Label, Labels};
 use crate::storage::model::Series;
 use arrow::array::{

@@ -57,7 +57,6 @@ mod bucket;
 mod cache;
 mod catalog;
 mod format;
-mod histogram_codec;
 mod hot;
 mod id;
 mod layout;

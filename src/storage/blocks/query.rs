@@ -3,11 +3,11 @@
 
 use super::bucket::object_store_error;
 use super::format::{BlockFile, SeriesEntry, SeriesIndex, decode_series_index};
-use super::histogram_codec::decode_histogram;
 use super::layout::{self, HISTOGRAMS_FILE, SAMPLES_FILE, SERIES_FILE};
 use super::reader::{load_metadata, read_row_ranges};
 use super::{BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
+use crate::storage::histogram_codec::decode_histogram;
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
 use crate::storage::model::{HistogramSample, Sample, Series};

@@ -2,10 +2,9 @@
 //! floats). Every record names its tenant so replay needs no other context than the series
 //! records that introduced the refs it mentions.
 
+use crate::storage::histogram_codec::{decode_histogram, encode_histogram};
 use crate::storage::labels::Labels;
-use crate::storage::model::{
-    BucketSpan, Exemplar, HistogramCounts, HistogramSample, MetricMetadata, MetricType, NativeHistogram,
-};
+use crate::storage::model::{Exemplar, HistogramSample, MetricMetadata, MetricType, NativeHistogram};
 
 /// Type byte of each record kind. Log entries and spans are reserved so that every signal
 /// shares this WAL; a reader that does not know a type skips the record.
@@ -284,59 +283,10 @@ impl Writer {
         }
     }
 
-    fn spans(&mut self, spans: &[BucketSpan]) {
-        self.uvarint(spans.len() as u64);
-        for span in spans {
-            self.varint(i64::from(span.offset));
-            self.uvarint(u64::from(span.length));
-        }
-    }
-
     fn histogram(&mut self, h: &NativeHistogram) {
-        match &h.counts {
-            HistogramCounts::Int {
-                count,
-                zero_count,
-                negative_deltas,
-                positive_deltas,
-            } => {
-                self.buf.push(0);
-                self.uvarint(*count);
-                self.uvarint(*zero_count);
-                for deltas in [negative_deltas, positive_deltas] {
-                    self.uvarint(deltas.len() as u64);
-                    for d in deltas {
-                        self.varint(*d);
-                    }
-                }
-            }
-            HistogramCounts::Float {
-                count,
-                zero_count,
-                negative_counts,
-                positive_counts,
-            } => {
-                self.buf.push(1);
-                self.f64(*count);
-                self.f64(*zero_count);
-                for counts in [negative_counts, positive_counts] {
-                    self.uvarint(counts.len() as u64);
-                    for c in counts {
-                        self.f64(*c);
-                    }
-                }
-            }
-        }
-        self.f64(h.sum);
-        self.varint(i64::from(h.schema));
-        self.f64(h.zero_threshold);
-        self.spans(&h.negative_spans);
-        self.spans(&h.positive_spans);
-        self.varint(i64::from(h.reset_hint));
-        self.uvarint(h.custom_values.len() as u64);
-        for v in &h.custom_values {
-            self.f64(*v);
-        }
+        let bytes = encode_histogram(h);
+        self.uvarint(bytes.len() as u64);
+        self.buf.extend_from_slice(&bytes);
     }
 }
 
@@ -370,10 +320,6 @@ impl Reader<'_> {
     fn varint(&mut self) -> Result<i64, RecordError> {
         let u = self.uvarint()?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
-    }
-
-    fn i32(&mut self) -> Result<i32, RecordError> {
-        i32::try_from(self.varint()?).map_err(|_| RecordError::Invalid("i32"))
     }
 
     /// An element count, bounded by the bytes left (each element takes at least one byte)
@@ -414,87 +360,16 @@ impl Reader<'_> {
         Ok(Labels::from_pairs(pairs))
     }
 
-    fn spans(&mut self) -> Result<Vec<BucketSpan>, RecordError> {
-        let n = self.count()?;
-        let mut spans = Vec::with_capacity(n);
-        for _ in 0..n {
-            let offset = self.i32()?;
-            let length = u32::try_from(self.uvarint()?).map_err(|_| RecordError::Invalid("span length"))?;
-            spans.push(BucketSpan { offset, length });
-        }
-        Ok(spans)
-    }
-
     fn histogram(&mut self) -> Result<NativeHistogram, RecordError> {
-        let counts = match self.byte()? {
-            0 => {
-                let count = self.uvarint()?;
-                let zero_count = self.uvarint()?;
-                let mut lists = [Vec::new(), Vec::new()];
-                for list in &mut lists {
-                    let n = self.count()?;
-                    list.reserve(n);
-                    for _ in 0..n {
-                        list.push(self.varint()?);
-                    }
-                }
-                let [negative_deltas, positive_deltas] = lists;
-                HistogramCounts::Int {
-                    count,
-                    zero_count,
-                    negative_deltas,
-                    positive_deltas,
-                }
-            }
-            1 => {
-                let count = self.f64()?;
-                let zero_count = self.f64()?;
-                let mut lists = [Vec::new(), Vec::new()];
-                for list in &mut lists {
-                    let n = self.count()?;
-                    list.reserve(n);
-                    for _ in 0..n {
-                        list.push(self.f64()?);
-                    }
-                }
-                let [negative_counts, positive_counts] = lists;
-                HistogramCounts::Float {
-                    count,
-                    zero_count,
-                    negative_counts,
-                    positive_counts,
-                }
-            }
-            _ => return Err(RecordError::Invalid("histogram kind")),
-        };
-        let sum = self.f64()?;
-        let schema = self.i32()?;
-        let zero_threshold = self.f64()?;
-        let negative_spans = self.spans()?;
-        let positive_spans = self.spans()?;
-        let reset_hint = self.i32()?;
         let n = self.count()?;
-        let mut custom_values = Vec::with_capacity(n);
-        for _ in 0..n {
-            custom_values.push(self.f64()?);
-        }
-        Ok(NativeHistogram {
-            counts,
-            sum,
-            schema,
-            zero_threshold,
-            negative_spans,
-            positive_spans,
-            reset_hint,
-            custom_values,
-        })
+        decode_histogram(self.bytes(n)?).map_err(|_| RecordError::Invalid("histogram"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::model::STALE_NAN_BITS;
+    use crate::storage::model::{BucketSpan, HistogramCounts, STALE_NAN_BITS};
 
     fn sample_records() -> Vec<WalRecord> {
         let labels = Labels::from_pairs([("__name__", "up"), ("job", "a")]);

@@ -1,5 +1,5 @@
-//! A compact, bit-exact binary form of one native histogram, stored in the `h` column of
-//! `histograms.parquet`.
+//! A compact, bit-exact binary form of one native histogram: the `h` column of
+//! `histograms.parquet` and the histogram payload of WAL records use the same bytes.
 //!
 //! Not JSON: serde_json writes NaN as `null`, which would lose the stale marker in `sum` and
 //! any NaN bucket count. Little-endian fixed-width fields with length-prefixed lists; decoding
