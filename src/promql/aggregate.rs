@@ -8,20 +8,147 @@ use crate::storage::{Label, Labels, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use std::collections::HashMap;
 
-/// The running state of one output group.
-#[derive(Default)]
-struct Group {
-    labels: Labels,
+/// The reducing aggregation operators, parsed once per node instead of compared as text
+/// for every sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reducer {
+    Sum,
+    Avg,
+    Max,
+    Min,
+    Count,
+    Group,
+    Stddev,
+    Stdvar,
+    Quantile,
+}
+
+impl Reducer {
+    /// The reducer for a lower-case operator name; `None` for the selecting ones (`topk`…)
+    /// and `count_values`.
+    pub(super) fn from_name(op: &str) -> Option<Self> {
+        Some(match op {
+            "sum" => Reducer::Sum,
+            "avg" => Reducer::Avg,
+            "max" => Reducer::Max,
+            "min" => Reducer::Min,
+            "count" => Reducer::Count,
+            "group" => Reducer::Group,
+            "stddev" => Reducer::Stddev,
+            "stdvar" => Reducer::Stdvar,
+            "quantile" => Reducer::Quantile,
+            _ => return None,
+        })
+    }
+}
+
+/// The running state of one output group at one evaluation time. Shared by the per-step
+/// evaluator and the whole-range one, so both fold samples in exactly the same way.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Group {
     value: f64,
     kahan_c: f64,
     mean: f64,
     count: f64,
     incremental_mean: bool,
-    drop_name: bool,
+    pub(super) drop_name: bool,
     values: Vec<f64>,
 }
 
-fn grouping_labels(metric: &Labels, modifier: &Option<LabelModifier>) -> Labels {
+impl Group {
+    /// A group holding its first sample.
+    pub(super) fn first(op: Reducer, f: f64, drop_name: bool) -> Self {
+        let mut g = Group {
+            value: f,
+            count: 1.0,
+            mean: f,
+            drop_name,
+            ..Default::default()
+        };
+        match op {
+            Reducer::Stddev | Reducer::Stdvar => g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 },
+            Reducer::Group | Reducer::Count => g.value = 1.0,
+            Reducer::Quantile => g.values.push(f),
+            _ => {}
+        }
+        g
+    }
+
+    /// Folds one more sample into the group.
+    pub(super) fn add(&mut self, op: Reducer, f: f64, drop_name: bool) {
+        if drop_name {
+            self.drop_name = true;
+        }
+        match op {
+            Reducer::Sum => {
+                let (v, c) = stats::kahan_sum_inc(f, self.value, self.kahan_c);
+                self.value = v;
+                self.kahan_c = c;
+            }
+            Reducer::Avg => {
+                self.count += 1.0;
+                if !self.incremental_mean {
+                    let (v, c) = stats::kahan_sum_inc(f, self.value, self.kahan_c);
+                    if !v.is_infinite() {
+                        self.value = v;
+                        self.kahan_c = c;
+                        return;
+                    }
+                    self.incremental_mean = true;
+                    self.mean = self.value / (self.count - 1.0);
+                    self.kahan_c /= self.count - 1.0;
+                }
+                let q = (self.count - 1.0) / self.count;
+                let (m, c) = stats::kahan_sum_inc(f / self.count, q * self.mean, q * self.kahan_c);
+                self.mean = m;
+                self.kahan_c = c;
+            }
+            Reducer::Max => {
+                if self.value < f || self.value.is_nan() {
+                    self.value = f;
+                }
+            }
+            Reducer::Min => {
+                if self.value > f || self.value.is_nan() {
+                    self.value = f;
+                }
+            }
+            Reducer::Count => self.value += 1.0,
+            Reducer::Group => {}
+            Reducer::Stddev | Reducer::Stdvar => {
+                if f.is_nan() || f.is_infinite() {
+                    self.value = f64::NAN;
+                } else if !self.value.is_nan() {
+                    self.count += 1.0;
+                    let delta = f - self.mean;
+                    self.mean += delta / self.count;
+                    self.value += delta * (f - self.mean);
+                }
+            }
+            Reducer::Quantile => self.values.push(f),
+        }
+    }
+
+    /// The group's value; `param` is the `quantile` parameter.
+    pub(super) fn finish(&mut self, op: Reducer, param: f64) -> f64 {
+        match op {
+            Reducer::Sum => self.value + self.kahan_c,
+            Reducer::Avg => {
+                if self.incremental_mean {
+                    self.mean + self.kahan_c
+                } else {
+                    self.value / self.count + self.kahan_c / self.count
+                }
+            }
+            Reducer::Stdvar => self.value / self.count,
+            Reducer::Stddev => (self.value / self.count).sqrt(),
+            Reducer::Quantile => stats::quantile(param, &mut self.values),
+            Reducer::Max | Reducer::Min | Reducer::Count | Reducer::Group => self.value,
+        }
+    }
+}
+
+pub(super) fn grouping_labels(metric: &Labels, modifier: &Option<LabelModifier>) -> Labels {
     match modifier {
         Some(LabelModifier::Include(ls)) => {
             let kept: Vec<Label> = metric
@@ -151,8 +278,39 @@ fn reduce(
     input: Vec<Sample>,
     agg: &AggregateExpr,
 ) -> Result<Val, PromqlError> {
-    if op == "quantile"
-        && (param.is_nan() || !(0.0..=1.0).contains(&param))
+    let Some(reducer) = Reducer::from_name(op) else {
+        return Err(PromqlError::Execution(format!("unknown aggregation {op}")));
+    };
+    if reducer == Reducer::Quantile {
+        warn_quantile_param(ev, param, agg);
+    }
+    let mut order: Vec<(Labels, Group)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in input {
+        let key = grouping_labels(&s.metric, &agg.modifier);
+        match index.get(&key).and_then(|&i| order.get_mut(i)) {
+            Some((_, group)) => group.add(reducer, s.f, s.drop_name),
+            None => {
+                index.insert(key.clone(), order.len());
+                order.push((key, Group::first(reducer, s.f, s.drop_name)));
+            }
+        }
+    }
+    let out = order
+        .into_iter()
+        .map(|(labels, mut g)| Sample {
+            metric: labels,
+            t: 0,
+            f: g.finish(reducer, param),
+            drop_name: g.drop_name,
+        })
+        .collect();
+    Ok(Val::Vector(out))
+}
+
+/// Prometheus' warning for a `quantile` parameter outside [0, 1].
+pub(super) fn warn_quantile_param(ev: &mut Evaluator<'_>, param: f64, agg: &AggregateExpr) {
+    if (param.is_nan() || !(0.0..=1.0).contains(&param))
         && let Some(p) = &agg.param
     {
         ev.warn_at(
@@ -163,114 +321,6 @@ fn reduce(
             p.as_ref(),
         );
     }
-    let mut order: Vec<Labels> = Vec::new();
-    let mut groups: HashMap<Labels, Group> = HashMap::new();
-    for s in input {
-        let key = grouping_labels(&s.metric, &agg.modifier);
-        let f = s.f;
-        let group = match groups.get_mut(&key) {
-            Some(g) => g,
-            None => {
-                order.push(key.clone());
-                let mut g = Group {
-                    labels: key.clone(),
-                    value: f,
-                    count: 1.0,
-                    mean: f,
-                    drop_name: s.drop_name,
-                    ..Default::default()
-                };
-                match op {
-                    "stddev" | "stdvar" => g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 },
-                    "group" => g.value = 1.0,
-                    "quantile" => g.values.push(f),
-                    "count" => g.value = 1.0,
-                    _ => {}
-                }
-                groups.insert(key, g);
-                continue;
-            }
-        };
-        if s.drop_name {
-            group.drop_name = true;
-        }
-        match op {
-            "sum" => {
-                let (v, c) = stats::kahan_sum_inc(f, group.value, group.kahan_c);
-                group.value = v;
-                group.kahan_c = c;
-            }
-            "avg" => {
-                group.count += 1.0;
-                if !group.incremental_mean {
-                    let (v, c) = stats::kahan_sum_inc(f, group.value, group.kahan_c);
-                    if !v.is_infinite() {
-                        group.value = v;
-                        group.kahan_c = c;
-                        continue;
-                    }
-                    group.incremental_mean = true;
-                    group.mean = group.value / (group.count - 1.0);
-                    group.kahan_c /= group.count - 1.0;
-                }
-                let q = (group.count - 1.0) / group.count;
-                let (m, c) = stats::kahan_sum_inc(f / group.count, q * group.mean, q * group.kahan_c);
-                group.mean = m;
-                group.kahan_c = c;
-            }
-            "max" => {
-                if group.value < f || group.value.is_nan() {
-                    group.value = f;
-                }
-            }
-            "min" => {
-                if group.value > f || group.value.is_nan() {
-                    group.value = f;
-                }
-            }
-            "count" => group.value += 1.0,
-            "group" => {}
-            "stddev" | "stdvar" => {
-                if f.is_nan() || f.is_infinite() {
-                    group.value = f64::NAN;
-                } else if !group.value.is_nan() {
-                    group.count += 1.0;
-                    let delta = f - group.mean;
-                    group.mean += delta / group.count;
-                    group.value += delta * (f - group.mean);
-                }
-            }
-            "quantile" => group.values.push(f),
-            _ => return Err(PromqlError::Execution(format!("unknown aggregation {op}"))),
-        }
-    }
-    let mut out = Vec::with_capacity(order.len());
-    for key in order {
-        let Some(mut g) = groups.remove(&key) else {
-            continue;
-        };
-        let value = match op {
-            "sum" => g.value + g.kahan_c,
-            "avg" => {
-                if g.incremental_mean {
-                    g.mean + g.kahan_c
-                } else {
-                    g.value / g.count + g.kahan_c / g.count
-                }
-            }
-            "stdvar" => g.value / g.count,
-            "stddev" => (g.value / g.count).sqrt(),
-            "quantile" => stats::quantile(param, &mut g.values),
-            _ => g.value,
-        };
-        out.push(Sample {
-            metric: g.labels,
-            t: 0,
-            f: value,
-            drop_name: g.drop_name,
-        });
-    }
-    Ok(Val::Vector(out))
 }
 
 /// Orders by value with NaN as the smallest, as Prometheus' `vectorByValueHeap` does.

@@ -138,7 +138,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The time a selector reads at: the `@` time (or the evaluation time) minus the offset.
-    fn reference_time(&self, vs: &VectorSelector, ts: i64) -> i64 {
+    pub(super) fn reference_time(&self, vs: &VectorSelector, ts: i64) -> i64 {
         at_ms(&vs.at, &self.times)
             .unwrap_or(ts)
             .saturating_sub(offset_ms(&vs.offset))

@@ -16,6 +16,7 @@ mod labels_fns;
 pub mod parse_error;
 mod plan;
 mod position;
+mod range_eval;
 mod types;
 
 #[cfg(test)]
@@ -169,6 +170,20 @@ impl Engine {
         step_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromqlError> {
+        self.range_query_with(querier, query, (start_ms, end_ms, step_ms), opts, true)
+            .await
+    }
+
+    /// [`Engine::range_query`]; `whole_range` false forces step-by-step evaluation (tests
+    /// compare the two).
+    pub(crate) async fn range_query_with<Q: SeriesQuerier>(
+        &self,
+        querier: &Q,
+        query: &str,
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+        opts: &QueryOptions,
+        whole_range: bool,
+    ) -> Result<QueryResult, PromqlError> {
         // Boxed before planning, as in `instant_query`.
         let expr = Box::new(parse(
             query,
@@ -205,6 +220,15 @@ impl Engine {
         evaluate_off_runtime(move || {
             let _slot = slot;
             let positions = position::locate(&query, &expr);
+            let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
+            if whole_range && let Some(matrix) = range_eval::evaluate(&mut ev, &expr, start_ms, end_ms, step_ms)? {
+                return Ok(QueryResult {
+                    value: Value::Matrix(matrix),
+                    warnings: ev.annotations.warnings,
+                    infos: ev.annotations.infos,
+                });
+            }
+            // Step by step, with annotations from a fresh start.
             let mut ev = Evaluator::new(&data, &extended, &positions, times, deadline, max_samples);
             let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
             let mut total = 0usize;
