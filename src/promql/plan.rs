@@ -221,23 +221,35 @@ pub async fn prefetch<Q: SeriesQuerier>(
     let mut fetched = Fetched::new();
     let mut total: usize = 0;
     for need in needs {
-        let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut list: Vec<RawSeries> = Vec::new();
         for set in need.sets {
             for series in querier.select(&set, need.mint, need.maxt).await? {
-                let points: Vec<(i64, f64)> = series.samples.iter().map(|s| (s.t, s.v)).collect();
-                total = total.saturating_add(points.len());
+                // By value, so the conversion can reuse the allocation (same size and alignment).
+                let samples: Vec<(i64, f64)> = series.samples.into_iter().map(|s| (s.t, s.v)).collect();
+                total = total.saturating_add(samples.len());
                 // Everything fetched is held until evaluation ends, so the raw points count
                 // against the query's sample limit as they arrive.
                 if total > max_samples {
                     return Err(PromqlError::Execution(crate::promql::TOO_MANY_SAMPLES.to_string()));
                 }
-                by_labels.insert(series.labels, points);
+                list.push(RawSeries {
+                    labels: series.labels,
+                    samples,
+                });
             }
         }
-        let list: Vec<RawSeries> = by_labels
-            .into_iter()
-            .map(|(labels, samples)| RawSeries { labels, samples })
-            .collect();
+        // One matcher set comes back sorted and distinct; `or` alternatives are put in order,
+        // a series matched twice keeping the later alternative's copy.
+        if !list.is_sorted_by(|a, b| a.labels < b.labels) {
+            let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+            for series in list {
+                by_labels.insert(series.labels, series.samples);
+            }
+            list = by_labels
+                .into_iter()
+                .map(|(labels, samples)| RawSeries { labels, samples })
+                .collect();
+        }
         // The same selector node is reached once; merge defensively if it is not.
         fetched.entry(need.key).or_default().extend(list);
     }

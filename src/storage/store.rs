@@ -382,26 +382,47 @@ pub fn merge_series(head: Vec<Series>, blocks: Vec<Series>) -> Vec<Series> {
     if blocks.is_empty() {
         return head;
     }
-    let mut by_labels: BTreeMap<Labels, Series> = BTreeMap::new();
-    for s in blocks {
-        by_labels.insert(s.labels.clone(), s);
+    join_by_labels(head, blocks, |newer, older| Series {
+        labels: newer.labels,
+        samples: crate::storage::head::series::merge_sorted(newer.samples, older.samples),
+        histograms: merge_histograms(newer.histograms, older.histograms),
+    })
+}
+
+/// Merges two series lists sorted by labels in one pass, without cloning label sets; a
+/// series in both is made by `combine(from_first, from_second)`. A list that is not sorted
+/// (never the case for the store's own readers) is sorted first, so the result stays right.
+pub(crate) fn join_by_labels(
+    mut first: Vec<Series>,
+    mut second: Vec<Series>,
+    mut combine: impl FnMut(Series, Series) -> Series,
+) -> Vec<Series> {
+    for list in [&mut first, &mut second] {
+        if !list.is_sorted_by(|a, b| a.labels <= b.labels) {
+            list.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
     }
-    for s in head {
-        match by_labels.remove(&s.labels) {
-            None => {
-                by_labels.insert(s.labels.clone(), s);
-            }
-            Some(older) => {
-                let merged = Series {
-                    labels: s.labels.clone(),
-                    samples: crate::storage::head::series::merge_sorted(s.samples, older.samples),
-                    histograms: merge_histograms(s.histograms, older.histograms),
-                };
-                by_labels.insert(merged.labels.clone(), merged);
+    let mut out = Vec::with_capacity(first.len().max(second.len()));
+    let mut first = first.into_iter().peekable();
+    let mut second = second.into_iter().peekable();
+    loop {
+        let order = match (first.peek(), second.peek()) {
+            (Some(a), Some(b)) => a.labels.cmp(&b.labels),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        match order {
+            std::cmp::Ordering::Less => out.extend(first.next()),
+            std::cmp::Ordering::Greater => out.extend(second.next()),
+            std::cmp::Ordering::Equal => {
+                if let (Some(a), Some(b)) = (first.next(), second.next()) {
+                    out.push(combine(a, b));
+                }
             }
         }
     }
-    by_labels.into_values().collect()
+    out
 }
 
 fn merge_histograms(first: Vec<HistogramSample>, second: Vec<HistogramSample>) -> Vec<HistogramSample> {

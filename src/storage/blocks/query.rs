@@ -11,13 +11,14 @@ use crate::storage::histogram_codec::decode_histogram;
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
 use crate::storage::model::{HistogramSample, Sample, Series};
+use crate::storage::store::join_by_labels;
 use arrow::array::{Array, BinaryArray, Float64Array, Int64Array, UInt32Array};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -264,13 +265,19 @@ fn matching<'a>(
         .collect()
 }
 
+/// The row ranges of the matched series, adjacent ones joined: series are stored one after
+/// the other, so a selector matching most of a block reads a few long runs rather than one
+/// run per series (each run boundary costs the Parquet reader a skip/select switch).
 fn row_ranges(matched: &[(u32, &SeriesEntry)], span: impl Fn(&SeriesEntry) -> (u64, u64)) -> Vec<Range<u64>> {
-    matched
-        .iter()
-        .map(|(_, e)| span(e))
-        .filter(|(_, count)| *count > 0)
-        .map(|(offset, count)| offset..offset.saturating_add(count))
-        .collect()
+    let mut ranges: Vec<Range<u64>> = Vec::new();
+    for (offset, count) in matched.iter().map(|(_, e)| span(e)).filter(|(_, count)| *count > 0) {
+        let range = offset..offset.saturating_add(count);
+        match ranges.last_mut() {
+            Some(last) if last.end == range.start => last.end = range.end,
+            _ => ranges.push(range),
+        }
+    }
+    ranges
 }
 
 fn corrupt(what: &str, reason: &str) -> StorageError {
@@ -319,18 +326,30 @@ fn distribute_samples(
 ) -> Result<(), StorageError> {
     let mut router = RowRouter { ids, position: 0 };
     for batch in batches {
-        let series_ids = typed_column::<UInt32Array>(batch, "series_id", what)?;
-        let ts = typed_column::<Int64Array>(batch, "t", what)?;
-        let vs = typed_column::<Float64Array>(batch, "v", what)?;
-        for row in 0..batch.num_rows() {
-            let slot = router.route(series_ids.value(row), what)?;
-            let t = ts.value(row);
-            if t < mint || t > maxt {
+        let series_ids = typed_column::<UInt32Array>(batch, "series_id", what)?.values();
+        let ts = typed_column::<Int64Array>(batch, "t", what)?.values();
+        let vs = typed_column::<Float64Array>(batch, "v", what)?.values();
+        // Rows come in runs of one series: route once per run, copy the run's in-range rows.
+        let mut row = 0;
+        while let Some(&id) = series_ids.get(row) {
+            let rest = series_ids.get(row..).unwrap_or_default();
+            let run = rest.iter().take_while(|&&other| other == id).count();
+            let (Some(times), Some(values)) = (ts.get(row..row + run), vs.get(row..row + run)) else {
+                return Err(corrupt(what, "columns of different lengths"));
+            };
+            row += run;
+            let slot = router.route(id, what)?;
+            let Some(series) = out.get_mut(slot) else {
                 continue;
-            }
-            if let Some(series) = out.get_mut(slot) {
-                series.samples.push(Sample { t, v: vs.value(row) });
-            }
+            };
+            series.samples.reserve(run);
+            series.samples.extend(
+                times
+                    .iter()
+                    .zip(values)
+                    .filter(|&(&t, _)| t >= mint && t <= maxt)
+                    .map(|(&t, &v)| Sample { t, v }),
+            );
         }
     }
     Ok(())
@@ -368,28 +387,21 @@ fn distribute_histograms(
 /// sorted by labels; samples of one series from several blocks are put in time order and
 /// deduplicated by timestamp, the earlier block winning.
 pub(super) fn merge_series(per_block: Vec<Vec<Series>>) -> Vec<Series> {
-    if per_block.len() == 1 {
-        return per_block.into_iter().next().unwrap_or_default();
-    }
-    let mut merged: BTreeMap<Labels, Series> = BTreeMap::new();
+    let mut blocks = per_block.into_iter();
+    let Some(mut merged) = blocks.next() else {
+        return Vec::new();
+    };
     let mut touched_twice = false;
-    for block in per_block {
-        for series in block {
-            match merged.get_mut(&series.labels) {
-                Some(existing) => {
-                    touched_twice = true;
-                    existing.samples.extend(series.samples);
-                    existing.histograms.extend(series.histograms);
-                }
-                None => {
-                    merged.insert(series.labels.clone(), series);
-                }
-            }
-        }
+    for block in blocks {
+        merged = join_by_labels(merged, block, |mut earlier, later| {
+            touched_twice = true;
+            earlier.samples.extend(later.samples);
+            earlier.histograms.extend(later.histograms);
+            earlier
+        });
     }
-    let mut out: Vec<Series> = merged.into_values().collect();
     if touched_twice {
-        for series in &mut out {
+        for series in &mut merged {
             if !series.samples.is_sorted_by_key(|s| s.t) {
                 series.samples.sort_by_key(|s| s.t);
             }
@@ -400,7 +412,7 @@ pub(super) fn merge_series(per_block: Vec<Vec<Series>>) -> Vec<Series> {
             series.histograms.dedup_by_key(|h| h.t);
         }
     }
-    out
+    merged
 }
 
 fn same_blocks(a: &[Arc<BlockFile>], b: &[Arc<BlockFile>]) -> bool {
