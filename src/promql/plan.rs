@@ -5,7 +5,7 @@
 use crate::promql::PromqlError;
 use crate::promql::extended_range::{ExtendedSelectors, fetch_span};
 use crate::promql::functions::extended::Extension;
-use crate::storage::{LabelMatcher, Labels, MatchOp, SeriesQuerier};
+use crate::storage::{LabelMatcher, Labels, MatchOp, SeriesQuerier, StartTimestamp};
 use promql_parser::label::{MatchOp as ParserOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime};
 pub struct RawSeries {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
+    /// Start timestamps of some samples, ascending by `t`; empty for most series.
+    pub start_timestamps: Vec<StartTimestamp>,
 }
 
 /// Fetched series per selector, keyed by the selector's address in the AST.
@@ -235,20 +237,18 @@ pub async fn prefetch<Q: SeriesQuerier>(
                 list.push(RawSeries {
                     labels: series.labels,
                     samples,
+                    start_timestamps: series.start_timestamps,
                 });
             }
         }
         // One matcher set comes back sorted and distinct; `or` alternatives are put in order,
         // a series matched twice keeping the later alternative's copy.
         if !list.is_sorted_by(|a, b| a.labels < b.labels) {
-            let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+            let mut by_labels: BTreeMap<Labels, RawSeries> = BTreeMap::new();
             for series in list {
-                by_labels.insert(series.labels, series.samples);
+                by_labels.insert(series.labels.clone(), series);
             }
-            list = by_labels
-                .into_iter()
-                .map(|(labels, samples)| RawSeries { labels, samples })
-                .collect();
+            list = by_labels.into_values().collect();
         }
         // The same selector node is reached once; merge defensively if it is not.
         fetched.entry(need.key).or_default().extend(list);

@@ -2,8 +2,9 @@
 //! its samples, the labels cloned once.
 
 use super::{Budget, StepSeries, Steps, Stop, number_literal, unwrap_parens};
-use crate::promql::eval::Evaluator;
+use crate::promql::eval::{Evaluator, aligned_start_timestamps};
 use crate::promql::functions::range::{self, RangeWindow};
+use crate::promql::functions::start_time;
 use crate::promql::histograms;
 use crate::promql::plan::{RawSeries, duration_ms, selector_key};
 use crate::storage::model::is_stale_nan;
@@ -213,8 +214,20 @@ impl Windows {
             if let Some(c) = counts.get_mut(i) {
                 *c += window.len();
             }
+            // Empty for almost every series: start timestamps are sparse.
+            let start_timestamps = if series.start_timestamps.is_empty() {
+                Vec::new()
+            } else {
+                aligned_start_timestamps(window, &series.start_timestamps)
+            };
+            // The per-step evaluator warns about overlapping start times series by series,
+            // interleaved with other nodes' warnings; rare enough to leave to it.
+            if matches!(name, "rate" | "increase") && start_time::any_overlap(window, &start_timestamps) {
+                return Err(Stop::Fallback);
+            }
             let w = RangeWindow {
                 points: window,
+                start_timestamps: &start_timestamps,
                 range_start: start,
                 range_end: end,
             };

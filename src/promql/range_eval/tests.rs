@@ -5,7 +5,7 @@ use super::Steps;
 use crate::promql::{Engine, EngineOptions, QueryOptions, QueryResult, Value};
 use crate::storage::Labels;
 use crate::storage::memory::MemorySeriesSet;
-use crate::storage::model::{Sample, stale_nan};
+use crate::storage::model::{Sample, StartTimestamp, stale_nan};
 
 const M: i64 = 60_000;
 
@@ -51,6 +51,38 @@ fn store() -> MemorySeriesSet {
         (0..20).map(|n| Sample {
             t: n * 30_000,
             v: n as f64,
+        }),
+    );
+    // A cumulative counter whose start timestamps announce resets the values do not show,
+    // and one whose start timestamps overlap (a warning the per-step evaluator gives).
+    let st_labels = Labels::from_pairs([("__name__", "st_total"), ("job", "st"), ("kind", "reset")]);
+    s.add_samples(
+        st_labels.clone(),
+        (0..120).map(|n| Sample {
+            t: n * 15_000,
+            v: (n % 30) as f64 * 10.0 + 100.0,
+        }),
+    );
+    s.add_start_timestamps(
+        st_labels,
+        (0..120).step_by(30).map(|n| StartTimestamp {
+            t: n * 15_000,
+            st: n * 15_000 - 1_000,
+        }),
+    );
+    let overlap_labels = Labels::from_pairs([("__name__", "overlap_total"), ("job", "st"), ("kind", "overlap")]);
+    s.add_samples(
+        overlap_labels.clone(),
+        (0..120).map(|n| Sample {
+            t: n * 15_000,
+            v: n as f64,
+        }),
+    );
+    s.add_start_timestamps(
+        overlap_labels,
+        [60, 61].map(|n| StartTimestamp {
+            t: n * 15_000,
+            st: 50 * 15_000,
         }),
     );
     s
@@ -128,6 +160,11 @@ fn whole_range_matches_step_by_step() {
         "avg(max by (instance) (rate(c_total[5m])))",
         // Duplicate label sets once the name is dropped: an error in both.
         "rate({job=\"api\", instance=\"a\"}[5m])",
+        "rate({job=\"st\"}[5m])",
+        "increase(st_total[2m])",
+        "irate(st_total[1m])",
+        "resets(st_total[10m])",
+        "sum by (job) (increase({job=\"st\"}[3m]))",
         // Not handled whole-range: must still answer through the fallback.
         "topk(1, gauge)",
         "gauge * 2",
@@ -164,4 +201,27 @@ fn steps_follow_the_per_step_loop() {
     assert_eq!(Steps::new(10, 5, 1).unwrap().count, 0);
     assert!(Steps::new(0, 10, 0).is_none());
     assert!(Steps::new(0, i64::MAX, 1).is_none());
+}
+
+#[test]
+fn start_timestamps_reach_the_range_functions() {
+    let engine = Engine::new(EngineOptions::default());
+    let result = run(&engine, "rate({job=\"st\"}[5m])", (0, 30 * M, 60_000), true).unwrap();
+    assert!(
+        result
+            .warnings
+            .iter()
+            .any(|w| w.contains("overlaps with previous sample")),
+        "{:?}",
+        result.warnings
+    );
+    // Resets announced only by start timestamps: the values fall every 30 samples, and the
+    // start timestamps say so too, so `resets` counts each exactly once.
+    let Value::Matrix(m) = run(&engine, "resets(st_total[10m])", (0, 30 * M, 60_000), true)
+        .unwrap()
+        .value
+    else {
+        panic!("not a matrix");
+    };
+    assert!(m.iter().flat_map(|s| &s.floats).any(|&(_, v)| v >= 1.0), "{m:?}");
 }
