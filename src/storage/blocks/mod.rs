@@ -61,6 +61,7 @@ mod hot;
 mod id;
 mod layout;
 mod maintenance;
+mod merge;
 mod query;
 mod reader;
 mod start_times;

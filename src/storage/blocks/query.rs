@@ -4,15 +4,15 @@
 use super::bucket::object_store_error;
 use super::format::{BlockFile, SeriesEntry, SeriesIndex, decode_series_index};
 use super::layout::{self, HISTOGRAMS_FILE, SAMPLES_FILE, SERIES_FILE, START_TIMESTAMPS_FILE};
-use super::reader::{load_metadata, read_row_ranges};
+pub(super) use super::merge::merge_series;
+use super::reader::{for_each_row_batch, load_metadata};
 use super::start_times;
 use super::{BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
 use crate::storage::histogram_codec::decode_histogram;
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{HistogramSample, Sample, Series, normalize_start_timestamps};
-use crate::storage::store::join_by_labels;
+use crate::storage::model::{HistogramSample, Sample, Series};
 use arrow::array::{Array, BinaryArray, Float64Array, Int64Array, UInt32Array};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -155,8 +155,15 @@ impl BlockStore {
         let sample_ranges = row_ranges(&matched, |e| (e.sample_offset, e.sample_count));
         if !sample_ranges.is_empty() {
             let path = layout::block_file(&block.meta.tenant, &block.meta.id, SAMPLES_FILE);
-            let batches = self.read_rows(block, SAMPLES_FILE, &sample_ranges).await?;
-            distribute_samples(path.as_ref(), &batches, &ids, &mut out, mint, maxt)?;
+            let mut sink = SampleSink {
+                what: path.as_ref(),
+                router: RowRouter::new(&ids),
+                out: &mut out,
+                mint,
+                maxt,
+            };
+            self.for_each_batch(block, SAMPLES_FILE, &sample_ranges, |batch| sink.take(&batch))
+                .await?;
         }
         let histogram_ranges = row_ranges(&matched, |e| (e.histogram_offset, e.histogram_count));
         if !histogram_ranges.is_empty() {
@@ -180,6 +187,23 @@ impl BlockStore {
         file: &str,
         ranges: &[Range<u64>],
     ) -> Result<Vec<RecordBatch>, StorageError> {
+        let mut batches = Vec::new();
+        self.for_each_batch(block, file, ranges, |batch| {
+            batches.push(batch);
+            Ok(())
+        })
+        .await?;
+        Ok(batches)
+    }
+
+    /// Streams the rows of `ranges` of one block file to `each`, batch by batch.
+    async fn for_each_batch(
+        &self,
+        block: &BlockFile,
+        file: &str,
+        ranges: &[Range<u64>],
+        each: impl FnMut(RecordBatch) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
         let path = layout::block_file(&block.meta.tenant, &block.meta.id, file);
         let Some(size) = block.file_size(file) else {
             return Err(StorageError::Corrupt {
@@ -189,7 +213,7 @@ impl BlockStore {
         };
         let footer = self.footer(&path, size).await?;
         let bytes_read = Arc::clone(&self.bytes_read);
-        read_row_ranges(Arc::clone(&self.store), &path, size, &footer, ranges, bytes_read).await
+        for_each_row_batch(Arc::clone(&self.store), &path, size, &footer, ranges, bytes_read, each).await
     }
 
     /// The footer of a data file, read once and then kept in memory.
@@ -330,16 +354,18 @@ impl<'a> RowRouter<'a> {
     }
 }
 
-fn distribute_samples(
-    what: &str,
-    batches: &[RecordBatch],
-    ids: &[u32],
-    out: &mut [Series],
+/// Copies sample rows into the matched series as batches arrive.
+struct SampleSink<'a> {
+    what: &'a str,
+    router: RowRouter<'a>,
+    out: &'a mut [Series],
     mint: i64,
     maxt: i64,
-) -> Result<(), StorageError> {
-    let mut router = RowRouter { ids, position: 0 };
-    for batch in batches {
+}
+
+impl SampleSink<'_> {
+    fn take(&mut self, batch: &RecordBatch) -> Result<(), StorageError> {
+        let what = self.what;
         let series_ids = typed_column::<UInt32Array>(batch, "series_id", what)?.values();
         let ts = typed_column::<Int64Array>(batch, "t", what)?.values();
         let vs = typed_column::<Float64Array>(batch, "v", what)?.values();
@@ -352,10 +378,11 @@ fn distribute_samples(
                 return Err(corrupt(what, "columns of different lengths"));
             };
             row += run;
-            let slot = router.route(id, what)?;
-            let Some(series) = out.get_mut(slot) else {
+            let slot = self.router.route(id, what)?;
+            let Some(series) = self.out.get_mut(slot) else {
                 continue;
             };
+            let (mint, maxt) = (self.mint, self.maxt);
             series.samples.reserve(run);
             series.samples.extend(
                 times
@@ -365,8 +392,8 @@ fn distribute_samples(
                     .map(|(&t, &v)| Sample { t, v }),
             );
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn distribute_histograms(
@@ -395,41 +422,6 @@ fn distribute_histograms(
         }
     }
     Ok(())
-}
-
-/// Merges per-block results (each sorted by labels, blocks in min_time order) into one list
-/// sorted by labels; samples of one series from several blocks are put in time order and
-/// deduplicated by timestamp, the earlier block winning.
-pub(super) fn merge_series(per_block: Vec<Vec<Series>>) -> Vec<Series> {
-    let mut blocks = per_block.into_iter();
-    let Some(mut merged) = blocks.next() else {
-        return Vec::new();
-    };
-    let mut touched_twice = false;
-    for block in blocks {
-        merged = join_by_labels(merged, block, |mut earlier, later| {
-            touched_twice = true;
-            earlier.samples.extend(later.samples);
-            earlier.histograms.extend(later.histograms);
-            earlier.start_timestamps.extend(later.start_timestamps);
-            earlier
-        });
-    }
-    if touched_twice {
-        for series in &mut merged {
-            if !series.samples.is_sorted_by_key(|s| s.t) {
-                series.samples.sort_by_key(|s| s.t);
-            }
-            series.samples.dedup_by_key(|s| s.t);
-            if !series.histograms.is_sorted_by_key(|h| h.t) {
-                series.histograms.sort_by_key(|h| h.t);
-            }
-            series.histograms.dedup_by_key(|h| h.t);
-            // Stable sort: the earlier block's entry stays first and wins, like its sample.
-            normalize_start_timestamps(&mut series.start_timestamps);
-        }
-    }
-    merged
 }
 
 fn same_blocks(a: &[Arc<BlockFile>], b: &[Arc<BlockFile>]) -> bool {

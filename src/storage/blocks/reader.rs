@@ -112,17 +112,21 @@ pub async fn load_metadata(
 }
 
 /// Reads the rows of `ranges` (start row, row count; sorted, disjoint), touching only the row
-/// groups and pages that hold them.
-pub async fn read_row_ranges(
+/// groups and pages that hold them, and hands each decoded batch to `each` as it comes: a caller that
+/// copies the rows out holds one batch at a time instead of the whole selection twice
+/// (10,000 series of a 2 h block are ~100 MB of decoded columns), and copies them while they
+/// are still in the CPU cache.
+pub async fn for_each_row_batch(
     store: Arc<dyn ObjectStore>,
     path: &Path,
     size: u64,
     metadata: &ArrowReaderMetadata,
     ranges: &[Range<u64>],
     bytes_read: Arc<AtomicU64>,
-) -> Result<Vec<RecordBatch>, StorageError> {
+    mut each: impl FnMut(RecordBatch) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
     if ranges.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let group_rows: Vec<u64> = metadata
         .metadata()
@@ -135,13 +139,16 @@ pub async fn read_row_ranges(
         reason,
     })?;
     let reader = ObjectReader::new(store, path.clone(), size, bytes_read);
-    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
+    let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata.clone())
         .with_row_groups(row_groups)
         .with_row_selection(selection)
         .with_batch_size(READ_BATCH_ROWS)
         .build()
         .map_err(|e| parquet_error(path, e))?;
-    stream.try_collect().await.map_err(|e| parquet_error(path, e))
+    while let Some(batch) = stream.try_next().await.map_err(|e| parquet_error(path, e))? {
+        each(batch)?;
+    }
+    Ok(())
 }
 
 /// Which row groups to read and the row selection within them (relative to the selected
