@@ -154,15 +154,8 @@ impl BlockStore {
 
         let sample_ranges = row_ranges(&matched, |e| (e.sample_offset, e.sample_count));
         if !sample_ranges.is_empty() {
-            let path = layout::block_file(&block.meta.tenant, &block.meta.id, SAMPLES_FILE);
-            let mut sink = SampleSink {
-                what: path.as_ref(),
-                router: RowRouter::new(&ids),
-                out: &mut out,
-                mint,
-                maxt,
-            };
-            self.for_each_batch(block, SAMPLES_FILE, &sample_ranges, |batch| sink.take(&batch))
+            out = self
+                .read_samples(block, sample_ranges, ids.clone(), out, (mint, maxt))
                 .await?;
         }
         let histogram_ranges = row_ranges(&matched, |e| (e.histogram_offset, e.histogram_count));
@@ -194,6 +187,44 @@ impl BlockStore {
         })
         .await?;
         Ok(batches)
+    }
+
+    /// Copies the sample rows of `ranges` into `out` (the series `ids`, same order), keeping
+    /// samples in `[mint, maxt]`. Decoding pages is most of a large read's CPU time, so it
+    /// runs as its own task: the blocks a query reads at once (at most
+    /// `BLOCK_READ_CONCURRENCY`) decode on several worker threads instead of taking turns in
+    /// the query's task. The task is aborted if the query is dropped.
+    async fn read_samples(
+        &self,
+        block: &BlockFile,
+        ranges: Vec<Range<u64>>,
+        ids: Vec<u32>,
+        mut out: Vec<Series>,
+        (mint, maxt): (i64, i64),
+    ) -> Result<Vec<Series>, StorageError> {
+        let path = layout::block_file(&block.meta.tenant, &block.meta.id, SAMPLES_FILE);
+        let Some(size) = block.file_size(SAMPLES_FILE) else {
+            return Err(corrupt(path.as_ref(), "meta.json does not list this file"));
+        };
+        let footer = self.footer(&path, size).await?;
+        let store = Arc::clone(&self.store);
+        let bytes_read = Arc::clone(&self.bytes_read);
+        let task = tokio::spawn(async move {
+            let mut sink = SampleSink {
+                what: path.as_ref(),
+                router: RowRouter::new(&ids),
+                out: &mut out,
+                mint,
+                maxt,
+            };
+            for_each_row_batch(store, &path, size, &footer, &ranges, bytes_read, |batch| {
+                sink.take(&batch)
+            })
+            .await?;
+            Ok::<_, StorageError>(out)
+        });
+        let mut task = AbortOnDrop(task);
+        (&mut task.0).await.map_err(join_error)?
     }
 
     /// Streams the rows of `ranges` of one block file to `each`, batch by batch.
@@ -351,6 +382,15 @@ impl<'a> RowRouter<'a> {
             self.position += 1;
         }
         Err(corrupt(what, "row of a series outside its offsets"))
+    }
+}
+
+/// Aborts a spawned task when its handle is dropped (the awaiting query went away).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
