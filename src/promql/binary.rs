@@ -26,7 +26,7 @@ enum Card {
     ManyToMany,
 }
 
-fn is_set_op(op: &str) -> bool {
+pub(super) fn is_set_op(op: &str) -> bool {
     matches!(op, "and" | "or" | "unless")
 }
 
@@ -79,7 +79,7 @@ fn matching_of(b: &BinaryExpr, op: &str) -> Matching {
     m
 }
 
-fn return_bool(b: &BinaryExpr) -> bool {
+pub(super) fn return_bool(b: &BinaryExpr) -> bool {
     b.modifier.as_ref().is_some_and(|m| m.return_bool)
 }
 
@@ -147,24 +147,34 @@ fn elem_binop(op: &str, l: f64, r: f64) -> (f64, bool) {
 
 fn vector_scalar(op: &str, vec: Vec<Sample>, scalar: f64, swap: bool, rb: bool) -> Vec<Sample> {
     let mut out = Vec::with_capacity(vec.len());
+    let drops_name = vector_scalar_drops_name(op, rb);
     for mut s in vec {
-        let (l, r) = if swap { (scalar, s.f) } else { (s.f, scalar) };
-        let (mut value, keep) = elem_binop(op, l, r);
-        if is_comparison(op) && swap {
-            value = r;
-        }
-        if rb {
-            value = btos(keep);
-        }
-        if keep || rb {
+        if let Some(value) = vector_scalar_value(op, s.f, scalar, swap, rb) {
             s.f = value;
-            if changes_metric_schema(op) || rb {
-                s.drop_name = true;
-            }
+            s.drop_name |= drops_name;
             out.push(s);
         }
     }
     out
+}
+
+/// One sample of `vector op scalar` (`scalar op vector` when `swap`): its new value, or
+/// `None` when a comparison filters it out.
+pub(super) fn vector_scalar_value(op: &str, f: f64, scalar: f64, swap: bool, rb: bool) -> Option<f64> {
+    let (l, r) = if swap { (scalar, f) } else { (f, scalar) };
+    let (mut value, keep) = elem_binop(op, l, r);
+    if is_comparison(op) && swap {
+        value = r;
+    }
+    if rb {
+        value = btos(keep);
+    }
+    (keep || rb).then_some(value)
+}
+
+/// Whether `vector op scalar` marks its samples for name removal.
+pub(super) fn vector_scalar_drops_name(op: &str, rb: bool) -> bool {
+    changes_metric_schema(op) || rb
 }
 
 /// The label subset two sides are matched on.

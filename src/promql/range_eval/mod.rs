@@ -1,5 +1,6 @@
 //! Whole-range evaluation of the query shapes dashboards send most: instant selectors, range
-//! functions over a selector, and reducing aggregations (`sum`, `avg`, …) of those.
+//! functions over a selector, reducing aggregations (`sum`, `avg`, …) and arithmetic or
+//! comparisons with a number, nested in any order.
 //!
 //! The per-step evaluator re-selects every series at every step: it clones each label set,
 //! binary-searches and copies each window, and hashes label sets into groups, once per
@@ -17,13 +18,13 @@
 mod aggregate;
 mod select;
 
-use crate::promql::PromqlError;
 use crate::promql::aggregate::Reducer;
 use crate::promql::eval::Evaluator;
 use crate::promql::extended_range::ExtendedSelectors;
 use crate::promql::functions::range::is_range_function;
 use crate::promql::plan::selector_key;
 use crate::promql::value::RangeSeries;
+use crate::promql::{PromqlError, binary};
 use crate::storage::Labels;
 use promql_parser::parser::Expr;
 use promql_parser::parser::value::ValueType;
@@ -118,6 +119,19 @@ pub(super) fn supported(expr: &Expr, extended: &ExtendedSelectors) -> bool {
             };
             param_ok && supported(&agg.expr, extended)
         }
+        Expr::Unary(u) => supported(&u.expr, extended),
+        // `vector op number` / `number op vector`, the form of unit conversions and thresholds.
+        Expr::Binary(b) => {
+            let op = b.op.to_string().to_lowercase();
+            if binary::is_set_op(&op) {
+                return false;
+            }
+            match (number_literal(&b.lhs), number_literal(&b.rhs)) {
+                (Some(_), None) => supported(&b.rhs, extended),
+                (None, Some(_)) => supported(&b.lhs, extended),
+                _ => false,
+            }
+        }
         _ => false,
     }
 }
@@ -186,8 +200,48 @@ fn eval_node(ev: &mut Evaluator<'_>, expr: &Expr, steps: &Steps, budget: &mut Bu
             let input = eval_node(ev, &agg.expr, steps, budget)?;
             aggregate::reduce(ev, agg, input, steps, budget)
         }
+        Expr::Unary(u) => {
+            let mut input = eval_node(ev, &u.expr, steps, budget)?;
+            for series in &mut input {
+                for point in &mut series.points {
+                    point.1 = -point.1;
+                }
+                series.drop_name = true;
+            }
+            Ok(input)
+        }
+        Expr::Binary(b) => {
+            let op = b.op.to_string().to_lowercase();
+            let (vector, scalar, swap) = match (number_literal(&b.lhs), number_literal(&b.rhs)) {
+                (None, Some(r)) => (&b.lhs, r, false),
+                (Some(l), None) => (&b.rhs, l, true),
+                _ => return Err(Stop::Fallback),
+            };
+            let input = eval_node(ev, vector, steps, budget)?;
+            Ok(with_scalar(&op, input, scalar, swap, binary::return_bool(b)))
+        }
         _ => Err(Stop::Fallback),
     }
+}
+
+/// `input op scalar` (`scalar op input` when `swap`) at every step, as `binary` computes it
+/// for one step.
+fn with_scalar(op: &str, input: Vec<StepSeries>, scalar: f64, swap: bool, return_bool: bool) -> Vec<StepSeries> {
+    let drops_name = binary::vector_scalar_drops_name(op, return_bool);
+    input
+        .into_iter()
+        .filter_map(|mut series| {
+            series.points = series
+                .points
+                .into_iter()
+                .filter_map(|(step, f)| {
+                    binary::vector_scalar_value(op, f, scalar, swap, return_bool).map(|value| (step, value))
+                })
+                .collect();
+            series.drop_name |= drops_name;
+            (!series.points.is_empty()).then_some(series)
+        })
+        .collect()
 }
 
 /// The range query's matrix: delayed name removal applied, series merged by their final label

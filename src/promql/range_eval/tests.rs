@@ -165,9 +165,18 @@ fn whole_range_matches_step_by_step() {
         "irate(st_total[1m])",
         "resets(st_total[10m])",
         "sum by (job) (increase({job=\"st\"}[3m]))",
+        "gauge * 2",
+        "100 * sum by (job) (rate(c_total[2m]))",
+        "gauge > 3",
+        "3 < gauge",
+        "gauge >= bool 0",
+        "-gauge / -(4)",
+        "max(gauge ^ 2) - 1",
+        "last_over_time(gauge[5m]) == 1.5",
         // Not handled whole-range: must still answer through the fallback.
         "topk(1, gauge)",
-        "gauge * 2",
+        "gauge * on (job) group_left c_total",
+        "-gauge",
     ];
     for q in queries {
         assert_same(&engine, q, (0, 30 * M, 60_000));
