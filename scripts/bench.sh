@@ -5,6 +5,7 @@
 #   scripts/bench.sh                   # everything (≈15–20 min on 2 cores)
 #   TARGETS="heimsight" scripts/bench.sh
 #   BUILD=0 scripts/bench.sh           # reuse target/release binaries
+#   PHASES=query scripts/bench.sh      # only phase B (persist + query)
 #
 # Two phases per target, each on a fresh data directory and a fresh process, loopback only:
 #   A. ingest: `loadgen write` at saturation for INGEST_DURATION over INGEST_SERIES series,
@@ -22,6 +23,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGETS="${TARGETS:-heimsight prometheus victoriametrics}"
 BUILD="${BUILD:-1}"
+PHASES="${PHASES:-ingest query}"
 INGEST_SERIES="${INGEST_SERIES:-50000}"
 INGEST_DURATION="${INGEST_DURATION:-40s}"
 INGEST_CONCURRENCY="${INGEST_CONCURRENCY:-8 32}"
@@ -336,8 +338,12 @@ START_S=$(( END_S - 6 * 3600 ))
   echo "query_range=$START_S..$END_S step=$QUERY_STEP query=$QUERY"
 } >"$OUT/environment.txt"
 cat "$OUT/environment.txt" >&2
-for name in $TARGETS; do phase_ingest "$name"; done
-for name in $TARGETS; do phase_query "$name"; done
+if [[ " $PHASES " == *" ingest "* ]]; then
+  for name in $TARGETS; do phase_ingest "$name"; done
+fi
+if [[ " $PHASES " == *" query "* ]]; then
+  for name in $TARGETS; do phase_query "$name"; done
+fi
 echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/environment.txt"
 summarize "$OUT" >"$OUT/summary.md"
 cat "$OUT/summary.md"
