@@ -122,15 +122,39 @@ impl Labels {
     /// A stable 64-bit hash (xxh3 over names and values with separators). Stable across
     /// versions and processes, so it may be persisted (series ids in the WAL and blocks).
     pub fn stable_hash(&self) -> u64 {
-        let mut buf = Vec::with_capacity(self.0.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
-        for label in &self.0 {
-            buf.extend_from_slice(label.name.as_bytes());
-            buf.push(0xff);
-            buf.extend_from_slice(label.value.as_bytes());
-            buf.push(0xff);
-        }
-        xxhash_rust::xxh3::xxh3_64(&buf)
+        hash_label_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
+
+    /// Whether this set holds exactly `pairs` (sorted by name, unique, no empty values), in
+    /// order: how the head recognises a series from borrowed labels without building one.
+    pub fn equals_pairs(&self, pairs: &[(&str, &str)]) -> bool {
+        self.0.len() == pairs.len()
+            && self
+                .0
+                .iter()
+                .zip(pairs)
+                .all(|(l, (name, value))| l.name == *name && l.value == *value)
+    }
+}
+
+/// [`Labels::stable_hash`] of the label set made of `pairs` (sorted by name, unique, no empty
+/// values).
+pub fn hash_label_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+    hash_label_pairs_in(&mut Vec::new(), pairs)
+}
+
+/// [`hash_label_pairs`] building the hashed bytes in `scratch`, so a caller hashing many
+/// label sets reuses one buffer (one-shot xxh3 over a flat buffer is also faster than
+/// streaming each piece).
+pub fn hash_label_pairs_in<'a>(scratch: &mut Vec<u8>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+    scratch.clear();
+    for (name, value) in pairs {
+        scratch.extend_from_slice(name.as_bytes());
+        scratch.push(0xff);
+        scratch.extend_from_slice(value.as_bytes());
+        scratch.push(0xff);
+    }
+    xxhash_rust::xxh3::xxh3_64(scratch)
 }
 
 impl fmt::Display for Labels {
@@ -172,6 +196,27 @@ mod tests {
         let a = Labels::from_pairs([("ab", "c")]);
         let b = Labels::from_pairs([("a", "bc")]);
         assert_ne!(a.stable_hash(), b.stable_hash());
+    }
+
+    #[test]
+    fn stable_hash_is_xxh3_of_the_separated_bytes() {
+        // The value is persisted: it must not change with the streaming implementation.
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+        let flat = b"__name__\xffup\xffjob\xffnode\xff";
+        assert_eq!(labels.stable_hash(), xxhash_rust::xxh3::xxh3_64(flat));
+        assert_eq!(
+            hash_label_pairs([("__name__", "up"), ("job", "node")]),
+            labels.stable_hash()
+        );
+    }
+
+    #[test]
+    fn equals_pairs_compares_names_values_and_length() {
+        let labels = Labels::from_pairs([("a", "1"), ("b", "2")]);
+        assert!(labels.equals_pairs(&[("a", "1"), ("b", "2")]));
+        assert!(!labels.equals_pairs(&[("a", "1")]));
+        assert!(!labels.equals_pairs(&[("a", "1"), ("b", "3")]));
+        assert!(!labels.equals_pairs(&[("a", "1"), ("c", "2")]));
     }
 
     #[test]

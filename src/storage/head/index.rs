@@ -4,10 +4,36 @@
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, MatchOp};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hashes a `u64` key with one multiplication (the Fx constant). The head's maps are keyed
+/// by series refs (sequential) and by xxh3 label hashes (already uniform), so std's SipHash,
+/// built to resist chosen keys, only costs time here: neither key is chosen by a client.
+#[derive(Default)]
+pub struct U64Hasher(u64);
+
+impl Hasher for U64Hasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// A map keyed by series ref or label hash.
+pub type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
 
 #[derive(Debug, Default)]
 pub struct SeriesIndex {
-    by_hash: HashMap<u64, Vec<(u64, Labels)>>,
+    by_hash: U64Map<Vec<(u64, Labels)>>,
     postings: BTreeMap<String, BTreeMap<String, Vec<u64>>>,
 }
 
@@ -15,6 +41,13 @@ impl SeriesIndex {
     pub fn get(&self, labels: &Labels) -> Option<u64> {
         let candidates = self.by_hash.get(&labels.stable_hash())?;
         candidates.iter().find(|(_, l)| l == labels).map(|(r, _)| *r)
+    }
+
+    /// The ref of the series whose labels are `pairs` (sorted, unique, no empty values),
+    /// `hash` being their [`crate::storage::labels::hash_label_pairs`].
+    pub fn get_by_pairs(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<u64> {
+        let candidates = self.by_hash.get(&hash)?;
+        candidates.iter().find(|(_, l)| l.equals_pairs(pairs)).map(|(r, _)| *r)
     }
 
     pub fn insert(&mut self, series_ref: u64, labels: &Labels) {
@@ -108,6 +141,10 @@ mod tests {
         index.insert(1, &a);
         index.insert(2, &b);
         assert_eq!(index.get(&b), Some(2));
+        let pairs = [("__name__", "up"), ("job", "b")];
+        let hash = crate::storage::labels::hash_label_pairs(pairs);
+        assert_eq!(index.get_by_pairs(hash, &pairs), Some(2));
+        assert_eq!(index.get_by_pairs(hash, &[("__name__", "up")]), None);
         let up = LabelMatcher::equal("__name__", "up");
         let job_b = LabelMatcher::equal("job", "b");
         assert_eq!(index.candidates(std::slice::from_ref(&up)), Some(vec![1, 2]));

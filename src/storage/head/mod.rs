@@ -13,10 +13,11 @@ pub mod series;
 mod tests;
 
 use crate::storage::labels::Labels;
+use crate::storage::labels::hash_label_pairs_in;
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{AppendBatch, AppendStats, Exemplar, MetricMetadata, Series};
+use crate::storage::model::{AppendBatch, AppendStats, Exemplar, FloatBatch, MetricMetadata, Sample, Series};
 use crate::storage::wal::{RefSample, WalRecord};
-use index::SeriesIndex;
+use index::{SeriesIndex, U64Map};
 use series::{Admission, AppendBounds, MemSeries, Reject};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,7 +85,7 @@ pub struct TenantHead {
 #[derive(Default)]
 struct HeadInner {
     index: SeriesIndex,
-    series: HashMap<u64, MemSeries>,
+    series: U64Map<MemSeries>,
     exemplars: VecDeque<(u64, Exemplar)>,
     metadata: BTreeMap<String, MetricMetadata>,
     /// Newest sample time accepted (i64::MIN while empty).
@@ -130,18 +131,7 @@ impl TenantHead {
         submit: impl FnOnce(Vec<WalRecord>) -> R,
     ) -> (AppendReport, R) {
         let mut inner = self.write();
-        let bounds = AppendBounds {
-            min_valid_time: if inner.max_time == i64::MIN {
-                inner.min_valid_time
-            } else {
-                inner
-                    .min_valid_time
-                    .max(inner.max_time.saturating_sub(self.options.block_duration_ms / 2))
-            },
-            head_max_time: inner.max_time,
-            ooo_window: self.options.out_of_order_window_ms,
-            lenient: false,
-        };
+        let bounds = self.bounds(&inner);
         let block_duration = self.options.block_duration_ms;
         let mut report = AppendReport::default();
         let mut new_series = Vec::new();
@@ -149,7 +139,9 @@ impl TenantHead {
         let mut histograms = Vec::new();
         let mut pending_exemplars = Vec::new();
         let mut max_t = i64::MIN;
-        'series: for series_append in batch.series {
+        // Iterated by reference: the batch is dropped (its label strings freed) only after the
+        // lock is released.
+        'series: for series_append in &batch.series {
             let series_ref = match inner.index.get(&series_append.labels) {
                 Some(r) => r,
                 None => {
@@ -162,29 +154,21 @@ impl TenantHead {
             let Some(series) = inner.series.get_mut(&series_ref) else {
                 continue;
             };
-            for s in &series_append.samples {
-                match series.append_float(s.t, s.v, &bounds, block_duration) {
-                    admission @ (Admission::InOrder | Admission::OutOfOrder) => {
-                        samples.push(RefSample {
-                            series_ref,
-                            t: s.t,
-                            v: s.v,
-                        });
-                        report.stats.samples += 1;
-                        max_t = max_t.max(s.t);
-                        if admission == Admission::OutOfOrder {
-                            report.out_of_order_accepted += 1;
-                        }
-                    }
-                    Admission::Duplicate => report.stats.samples += 1,
-                    Admission::Rejected(reason) => {
-                        report.stats.rejected_out_of_order += 1;
-                        report.note_rejection(reason, &series_append.labels, s.t, Some(s.v));
-                        if mode == AppendMode::AllOrNothing {
-                            break 'series;
-                        }
-                    }
-                }
+            let stop_at_rejection = mode == AppendMode::AllOrNothing;
+            let floats = FloatTarget {
+                bounds: &bounds,
+                block_duration,
+                stop_at_rejection,
+            };
+            if !floats.admit(
+                series,
+                series_ref,
+                &series_append.samples,
+                &mut report,
+                &mut samples,
+                &mut max_t,
+            ) {
+                break 'series;
             }
             for h in &series_append.histograms {
                 match series.append_histogram(h.clone(), &bounds) {
@@ -207,7 +191,7 @@ impl TenantHead {
                 }
             }
             if !series_append.exemplars.is_empty() {
-                pending_exemplars.push((series_ref, series_append.exemplars));
+                pending_exemplars.push((series_ref, &series_append.exemplars));
             }
         }
 
@@ -236,7 +220,7 @@ impl TenantHead {
                     continue;
                 }
                 series.last_exemplar_t = Some(e.t);
-                exemplars.push((series_ref, e));
+                exemplars.push((series_ref, e.clone()));
             }
         }
         report.stats.exemplars = exemplars.len() as u64;
@@ -278,12 +262,116 @@ impl TenantHead {
         if !batch.metadata.is_empty() {
             records.push(WalRecord::Metadata {
                 tenant,
-                metadata: batch.metadata,
+                metadata: batch.metadata.clone(),
             });
         }
         let submitted = submit(records);
         drop(inner);
         (report, submitted)
+    }
+
+    /// [`TenantHead::append`] for float samples with borrowed labels, always in
+    /// [`AppendMode::Partial`] (remote write's mode). Labels are hashed and existing series
+    /// looked up under the read lock, so concurrent requests do that part in parallel; the
+    /// write lock then covers only creating new series, the chunk appends and handing the
+    /// WAL records to `submit` (which fixes WAL order = apply order, as in `append`).
+    pub fn append_floats<R>(
+        &self,
+        batch: &FloatBatch<'_>,
+        next_ref: &AtomicU64,
+        submit: impl FnOnce(Vec<WalRecord>) -> R,
+    ) -> (AppendReport, R) {
+        let mut scratch = Vec::new();
+        let hashes: Vec<u64> = batch
+            .iter()
+            .map(|(labels, _)| hash_label_pairs_in(&mut scratch, labels.iter().copied()))
+            .collect();
+        let found: Vec<Option<u64>> = {
+            let inner = self.read();
+            batch
+                .iter()
+                .zip(&hashes)
+                .map(|((labels, _), hash)| inner.index.get_by_pairs(*hash, labels))
+                .collect()
+        };
+
+        let mut inner = self.write();
+        let bounds = self.bounds(&inner);
+        let floats = FloatTarget {
+            bounds: &bounds,
+            block_duration: self.options.block_duration_ms,
+            stop_at_rejection: false,
+        };
+        let mut report = AppendReport::default();
+        let mut new_series = Vec::new();
+        let mut samples = Vec::with_capacity(batch.iter().map(|(_, s)| s.len()).sum());
+        let mut max_t = i64::MIN;
+        for (((labels, series_samples), hash), found) in batch.iter().zip(&hashes).zip(found) {
+            // A ref found under the read lock may have been dropped since (its data cut into
+            // blocks); refs are never reused, so a ref still present is still this series.
+            if let Some(r) = found
+                && let Some(series) = inner.series.get_mut(&r)
+            {
+                floats.admit(series, r, series_samples, &mut report, &mut samples, &mut max_t);
+                continue;
+            }
+            let series_ref = match inner.index.get_by_pairs(*hash, labels) {
+                Some(r) => r,
+                None => {
+                    let r = next_ref.fetch_add(1, Ordering::Relaxed);
+                    let owned = Labels::from_pairs(labels.iter().copied());
+                    inner.insert_series(r, owned.clone());
+                    new_series.push((r, owned));
+                    r
+                }
+            };
+            let Some(series) = inner.series.get_mut(&series_ref) else {
+                continue;
+            };
+            floats.admit(
+                series,
+                series_ref,
+                series_samples,
+                &mut report,
+                &mut samples,
+                &mut max_t,
+            );
+        }
+        inner.max_time = inner.max_time.max(max_t);
+        report.created_series = new_series.len() as u64;
+
+        let mut records = Vec::with_capacity(2);
+        if !new_series.is_empty() {
+            records.push(WalRecord::Series {
+                tenant: self.tenant.clone(),
+                series: new_series,
+            });
+        }
+        if !samples.is_empty() {
+            records.push(WalRecord::Samples {
+                tenant: self.tenant.clone(),
+                samples,
+            });
+        }
+        let submitted = submit(records);
+        drop(inner);
+        (report, submitted)
+    }
+
+    /// The bounds of one batch, taken once as Prometheus' appender does.
+    fn bounds(&self, inner: &HeadInner) -> AppendBounds {
+        AppendBounds {
+            min_valid_time: if inner.max_time == i64::MIN {
+                inner.min_valid_time
+            } else {
+                inner
+                    .min_valid_time
+                    .max(inner.max_time.saturating_sub(self.options.block_duration_ms / 2))
+            },
+            head_max_time: inner.max_time,
+            ooo_window: self.options.out_of_order_window_ms,
+            lenient: false,
+        }
     }
 
     /// Re-applies one replayed record. `refs` maps WAL refs to head refs (a label set seen
@@ -446,6 +534,54 @@ impl TenantHead {
             .values()
             .map(|s| s.histograms_in(i64::MIN, i64::MAX).len())
             .sum()
+    }
+}
+
+/// How one batch admits float samples into a series.
+struct FloatTarget<'b> {
+    bounds: &'b AppendBounds,
+    block_duration: i64,
+    /// All-or-nothing: stop at the first refused sample.
+    stop_at_rejection: bool,
+}
+
+impl FloatTarget<'_> {
+    /// Appends `samples` to `series`, recording accepted ones as WAL samples and counting
+    /// the rest. Returns false when a refusal must stop the batch.
+    fn admit(
+        &self,
+        series: &mut MemSeries,
+        series_ref: u64,
+        samples: &[Sample],
+        report: &mut AppendReport,
+        out: &mut Vec<RefSample>,
+        max_t: &mut i64,
+    ) -> bool {
+        for s in samples {
+            match series.append_float(s.t, s.v, self.bounds, self.block_duration) {
+                admission @ (Admission::InOrder | Admission::OutOfOrder) => {
+                    out.push(RefSample {
+                        series_ref,
+                        t: s.t,
+                        v: s.v,
+                    });
+                    report.stats.samples += 1;
+                    *max_t = (*max_t).max(s.t);
+                    if admission == Admission::OutOfOrder {
+                        report.out_of_order_accepted += 1;
+                    }
+                }
+                Admission::Duplicate => report.stats.samples += 1,
+                Admission::Rejected(reason) => {
+                    report.stats.rejected_out_of_order += 1;
+                    report.note_rejection(reason, &series.labels, s.t, Some(s.v));
+                    if self.stop_at_rejection {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
     }
 }
 
