@@ -122,39 +122,40 @@ impl Labels {
     /// A stable 64-bit hash (xxh3 over names and values with separators). Stable across
     /// versions and processes, so it may be persisted (series ids in the WAL and blocks).
     pub fn stable_hash(&self) -> u64 {
-        hash_label_pairs(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+        hash_label_key(&self.key())
     }
 
-    /// Whether this set holds exactly `pairs` (sorted by name, unique, no empty values), in
-    /// order: how the head recognises a series from borrowed labels without building one.
-    pub fn equals_pairs(&self, pairs: &[(&str, &str)]) -> bool {
-        self.0.len() == pairs.len()
-            && self
-                .0
-                .iter()
-                .zip(pairs)
-                .all(|(l, (name, value))| l.name == *name && l.value == *value)
+    /// The identity bytes of this set (see [`write_label_key`]).
+    pub fn key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.0.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
+        write_label_key(&mut key, self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        key
     }
 }
 
 /// [`Labels::stable_hash`] of the label set made of `pairs` (sorted by name, unique, no empty
 /// values).
 pub fn hash_label_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
-    hash_label_pairs_in(&mut Vec::new(), pairs)
+    let mut key = Vec::new();
+    write_label_key(&mut key, pairs);
+    xxhash_rust::xxh3::xxh3_64(&key)
 }
 
-/// [`hash_label_pairs`] building the hashed bytes in `scratch`, so a caller hashing many
-/// label sets reuses one buffer (one-shot xxh3 over a flat buffer is also faster than
-/// streaming each piece).
-pub fn hash_label_pairs_in<'a>(scratch: &mut Vec<u8>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
-    scratch.clear();
+/// Appends the identity bytes of the label set made of `pairs` (sorted by name, unique, no
+/// empty values): every name and value followed by 0xff. No UTF-8 text contains 0xff, so two
+/// label sets have the same key exactly when they are equal; the stable hash is xxh3 of it.
+pub fn write_label_key<'a>(out: &mut Vec<u8>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
     for (name, value) in pairs {
-        scratch.extend_from_slice(name.as_bytes());
-        scratch.push(0xff);
-        scratch.extend_from_slice(value.as_bytes());
-        scratch.push(0xff);
+        out.extend_from_slice(name.as_bytes());
+        out.push(0xff);
+        out.extend_from_slice(value.as_bytes());
+        out.push(0xff);
     }
-    xxhash_rust::xxh3::xxh3_64(scratch)
+}
+
+/// The stable hash of a key built by [`write_label_key`].
+pub fn hash_label_key(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
 }
 
 impl fmt::Display for Labels {
@@ -200,7 +201,7 @@ mod tests {
 
     #[test]
     fn stable_hash_is_xxh3_of_the_separated_bytes() {
-        // The value is persisted: it must not change with the streaming implementation.
+        // The value is persisted: it must not change with how it is computed.
         let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
         let flat = b"__name__\xffup\xffjob\xffnode\xff";
         assert_eq!(labels.stable_hash(), xxhash_rust::xxh3::xxh3_64(flat));
@@ -211,12 +212,12 @@ mod tests {
     }
 
     #[test]
-    fn equals_pairs_compares_names_values_and_length() {
-        let labels = Labels::from_pairs([("a", "1"), ("b", "2")]);
-        assert!(labels.equals_pairs(&[("a", "1"), ("b", "2")]));
-        assert!(!labels.equals_pairs(&[("a", "1")]));
-        assert!(!labels.equals_pairs(&[("a", "1"), ("b", "3")]));
-        assert!(!labels.equals_pairs(&[("a", "1"), ("c", "2")]));
+    fn keys_tell_label_sets_apart() {
+        let a = Labels::from_pairs([("a", "1"), ("b", "2")]);
+        let b = Labels::from_pairs([("a", "1b"), ("", "2")]);
+        assert_ne!(a.key(), b.key());
+        assert_eq!(a.key(), b"a\xff1\xffb\xff2\xff");
+        assert_eq!(hash_label_key(&a.key()), a.stable_hash());
     }
 
     #[test]

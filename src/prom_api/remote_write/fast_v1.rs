@@ -54,7 +54,19 @@ pub fn convert<'a>(body: &'a [u8], ctx: &ConvertContext<'_>) -> Option<FastConve
         // Stable, as the general path sorts: error texts list duplicates in received order.
         run.sort_by(|a, b| a.0.cmp(b.0));
         let run: &[RawLabel<'a>] = raw.labels.get(label_start..label_end)?;
-        if !labels_pass(run, ctx) {
+        // Each name and value is checked for UTF-8 once, here; the other checks follow.
+        pairs.clear();
+        let mut utf8 = true;
+        for &(name, value) in run {
+            let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(value)) else {
+                utf8 = false;
+                break;
+            };
+            if !value.is_empty() {
+                pairs.push((name, value));
+            }
+        }
+        if !utf8 || !labels_pass(run, ctx) {
             match validate_series_labels(run, ctx.limits) {
                 Err(e) => out.errors.add(|| e.0),
                 // The two checks disagree: leave the request to the general path.
@@ -62,32 +74,27 @@ pub fn convert<'a>(body: &'a [u8], ctx: &ConvertContext<'_>) -> Option<FastConve
             }
             continue;
         }
+        let samples = raw.samples.get(sample_start..sample_end)?;
+        if samples.iter().all(|s| s.t <= max_time) {
+            out.batch.push_series(pairs.iter().copied(), samples);
+            continue;
+        }
         kept.clear();
-        for s in raw.samples.get(sample_start..sample_end)? {
+        for s in samples {
             if s.t > max_time {
                 out.errors.add(|| TOO_FAR_IN_FUTURE.to_string());
                 continue;
             }
             kept.push(*s);
         }
-        pairs.clear();
-        for &(name, value) in run {
-            if value.is_empty() {
-                continue;
-            }
-            // Valid UTF-8: `labels_pass` checked every name and value.
-            let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(value)) else {
-                return None;
-            };
-            pairs.push((name, value));
-        }
         out.batch.push_series(pairs.iter().copied(), &kept);
     }
     Some(out)
 }
 
-/// The general path's label checks (`validate_series_labels`) as a yes/no on a sorted run,
-/// without building anything; a "no" goes to the general path for its error text.
+/// The general path's label checks (`validate_series_labels`) but UTF-8 (checked by the
+/// caller) as a yes/no on a sorted run, without building anything; a "no" goes to the
+/// general path for its error text.
 fn labels_pass(sorted: &[RawLabel<'_>], ctx: &ConvertContext<'_>) -> bool {
     let limits = ctx.limits;
     let mut has_name = false;
@@ -105,9 +112,6 @@ fn labels_pass(sorted: &[RawLabel<'_>], ctx: &ConvertContext<'_>) -> bool {
             has_name = true;
         }
         if name.len() > limits.max_label_name_length || value.len() > limits.max_label_value_length {
-            return false;
-        }
-        if std::str::from_utf8(name).is_err() || std::str::from_utf8(value).is_err() {
             return false;
         }
         if !value.is_empty() {

@@ -13,7 +13,7 @@ pub mod series;
 mod tests;
 
 use crate::storage::labels::Labels;
-use crate::storage::labels::hash_label_pairs_in;
+use crate::storage::labels::{hash_label_key, write_label_key};
 use crate::storage::matcher::{LabelMatcher, matches_all};
 use crate::storage::model::{AppendBatch, AppendStats, Exemplar, FloatBatch, MetricMetadata, Sample, Series};
 use crate::storage::wal::{RefSample, WalRecord};
@@ -281,17 +281,22 @@ impl TenantHead {
         next_ref: &AtomicU64,
         submit: impl FnOnce(Vec<WalRecord>) -> R,
     ) -> (AppendReport, R) {
-        let mut scratch = Vec::new();
-        let hashes: Vec<u64> = batch
-            .iter()
-            .map(|(labels, _)| hash_label_pairs_in(&mut scratch, labels.iter().copied()))
-            .collect();
+        // Every series' key bytes, back to back, and their hashes: built before any lock.
+        let mut keys: Vec<u8> = Vec::new();
+        let mut key_ends: Vec<usize> = Vec::with_capacity(batch.num_series());
+        for (labels, _) in batch.iter() {
+            write_label_key(&mut keys, labels.iter().copied());
+            key_ends.push(keys.len());
+        }
+        let key_of = |i: usize| {
+            let start = if i == 0 { 0 } else { key_ends[i - 1] };
+            &keys[start..key_ends[i]]
+        };
+        let hashes: Vec<u64> = (0..key_ends.len()).map(|i| hash_label_key(key_of(i))).collect();
         let found: Vec<Option<u64>> = {
             let inner = self.read();
-            batch
-                .iter()
-                .zip(&hashes)
-                .map(|((labels, _), hash)| inner.index.get_by_pairs(*hash, labels))
+            (0..key_ends.len())
+                .map(|i| inner.index.get_by_key(hashes[i], key_of(i)))
                 .collect()
         };
 
@@ -306,7 +311,7 @@ impl TenantHead {
         let mut new_series = Vec::new();
         let mut samples = Vec::with_capacity(batch.iter().map(|(_, s)| s.len()).sum());
         let mut max_t = i64::MIN;
-        for (((labels, series_samples), hash), found) in batch.iter().zip(&hashes).zip(found) {
+        for (i, ((labels, series_samples), found)) in batch.iter().zip(found).enumerate() {
             // A ref found under the read lock may have been dropped since (its data cut into
             // blocks); refs are never reused, so a ref still present is still this series.
             if let Some(r) = found
@@ -315,7 +320,7 @@ impl TenantHead {
                 floats.admit(series, r, series_samples, &mut report, &mut samples, &mut max_t);
                 continue;
             }
-            let series_ref = match inner.index.get_by_pairs(*hash, labels) {
+            let series_ref = match inner.index.get_by_key(hashes[i], key_of(i)) {
                 Some(r) => r,
                 None => {
                     let r = next_ref.fetch_add(1, Ordering::Relaxed);
