@@ -71,6 +71,9 @@ pub struct SeriesEntry {
     pub sample_count: u64,
     pub histogram_offset: u64,
     pub histogram_count: u64,
+    /// Rows of `start_timestamps.parquet` (0 when the series has none).
+    pub start_timestamp_offset: u64,
+    pub start_timestamp_count: u64,
 }
 
 impl SeriesEntry {
@@ -90,6 +93,7 @@ pub struct EncodedBlock {
     pub series: Vec<u8>,
     pub samples: Vec<u8>,
     pub histograms: Option<Vec<u8>>,
+    pub start_timestamps: Option<Vec<u8>>,
     pub series_count: u64,
     pub sample_count: u64,
     pub histogram_count: u64,
@@ -153,6 +157,12 @@ pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
     } else {
         None
     };
+    let has_start_timestamps = series.iter().any(|s| !s.start_timestamps.is_empty());
+    let start_timestamps = if has_start_timestamps {
+        Some(super::start_times::encode(series, base_properties())?)
+    } else {
+        None
+    };
     let index = encode_series_index(series)?;
     let min_t = series.iter().filter_map(series_min_t).min();
     let max_t = series.iter().filter_map(series_max_t).max();
@@ -160,6 +170,7 @@ pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
         series: index,
         samples,
         histograms,
+        start_timestamps,
         series_count: series.len() as u64,
         sample_count: series.iter().map(|s| s.samples.len() as u64).sum(),
         histogram_count: series.iter().map(|s| s.histograms.len() as u64).sum(),
@@ -180,7 +191,7 @@ fn series_max_t(s: &Series) -> Option<i64> {
     sample.into_iter().chain(histogram).max()
 }
 
-fn series_id(position: usize) -> EncodeResult<u32> {
+pub(super) fn series_id(position: usize) -> EncodeResult<u32> {
     u32::try_from(position).map_err(|_| "more than 2^32 series in one block".to_string())
 }
 
@@ -270,6 +281,9 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
     let mut sample_counts = Vec::with_capacity(series.len());
     let mut histogram_offsets = Vec::with_capacity(series.len());
     let mut histogram_counts = Vec::with_capacity(series.len());
+    let mut start_offsets = Vec::with_capacity(series.len());
+    let mut start_counts = Vec::with_capacity(series.len());
+    let mut start_offset = 0u64;
     let mut ids = Vec::with_capacity(series.len());
     let (mut sample_offset, mut histogram_offset) = (0u64, 0u64);
     for (position, s) in series.iter().enumerate() {
@@ -288,6 +302,9 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
         histogram_counts.push(s.histograms.len() as u64);
         sample_offset += s.samples.len() as u64;
         histogram_offset += s.histograms.len() as u64;
+        start_offsets.push(start_offset);
+        start_counts.push(s.start_timestamps.len() as u64);
+        start_offset += s.start_timestamps.len() as u64;
     }
     let labels = labels.finish();
     let schema = Arc::new(Schema::new(vec![
@@ -300,6 +317,8 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
         Field::new("sample_count", DataType::UInt64, false),
         Field::new("histogram_offset", DataType::UInt64, false),
         Field::new("histogram_count", DataType::UInt64, false),
+        Field::new("start_timestamp_offset", DataType::UInt64, false),
+        Field::new("start_timestamp_count", DataType::UInt64, false),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt32Array::from(ids)),
@@ -311,6 +330,8 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
         Arc::new(UInt64Array::from(sample_counts)),
         Arc::new(UInt64Array::from(histogram_offsets)),
         Arc::new(UInt64Array::from(histogram_counts)),
+        Arc::new(UInt64Array::from(start_offsets)),
+        Arc::new(UInt64Array::from(start_counts)),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| e.to_string())?;
     let props = base_properties().set_max_row_group_row_count(Some(BATCH_ROWS)).build();
@@ -360,6 +381,8 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
     let sample_counts = column::<PrimitiveArray<UInt64Type>>(batch, "sample_count")?;
     let histogram_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_offset")?;
     let histogram_counts = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_count")?;
+    let start_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "start_timestamp_offset")?;
+    let start_counts = column::<PrimitiveArray<UInt64Type>>(batch, "start_timestamp_count")?;
     let offsets = labels.value_offsets();
     for row in 0..batch.num_rows() {
         if ids.is_null(row) || ids.value(row) as usize != entries.len() {
@@ -385,6 +408,8 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
             sample_count: sample_counts.value(row),
             histogram_offset: histogram_offsets.value(row),
             histogram_count: histogram_counts.value(row),
+            start_timestamp_offset: start_offsets.value(row),
+            start_timestamp_count: start_counts.value(row),
         });
     }
     Ok(())

@@ -63,6 +63,7 @@ mod layout;
 mod maintenance;
 mod query;
 mod reader;
+mod start_times;
 mod write;
 
 #[cfg(test)]

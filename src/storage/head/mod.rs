@@ -8,6 +8,7 @@
 pub mod index;
 mod query;
 pub mod series;
+mod start_times;
 
 #[cfg(test)]
 mod tests;
@@ -15,7 +16,9 @@ mod tests;
 use crate::storage::labels::Labels;
 use crate::storage::labels::{hash_label_key, write_label_key};
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{AppendBatch, AppendStats, Exemplar, FloatBatch, MetricMetadata, Sample, Series};
+use crate::storage::model::{
+    AppendBatch, AppendStats, Exemplar, FloatBatch, MetricMetadata, Sample, Series, StartTimestamp,
+};
 use crate::storage::wal::{RefSample, WalRecord};
 use index::{SeriesIndex, U64Map};
 use series::{Admission, AppendBounds, MemSeries, Reject};
@@ -135,10 +138,9 @@ impl TenantHead {
         let block_duration = self.options.block_duration_ms;
         let mut report = AppendReport::default();
         let mut new_series = Vec::new();
-        let mut samples = Vec::new();
+        let mut admitted = Admitted::with_capacity(0);
         let mut histograms = Vec::new();
         let mut pending_exemplars = Vec::new();
-        let mut max_t = i64::MIN;
         // Iterated by reference: the batch is dropped (its label strings freed) only after the
         // lock is released.
         'series: for series_append in &batch.series {
@@ -154,20 +156,17 @@ impl TenantHead {
             let Some(series) = inner.series.get_mut(&series_ref) else {
                 continue;
             };
-            let stop_at_rejection = mode == AppendMode::AllOrNothing;
             let floats = FloatTarget {
                 bounds: &bounds,
                 block_duration,
-                stop_at_rejection,
+                stop_at_rejection: mode == AppendMode::AllOrNothing,
             };
-            if !floats.admit(
-                series,
+            let input = FloatInput {
                 series_ref,
-                &series_append.samples,
-                &mut report,
-                &mut samples,
-                &mut max_t,
-            ) {
+                samples: &series_append.samples,
+                start_timestamps: &series_append.start_timestamps,
+            };
+            if !floats.admit(series, &input, &mut report, &mut admitted) {
                 break 'series;
             }
             for h in &series_append.histograms {
@@ -177,8 +176,14 @@ impl TenantHead {
                             report.out_of_order_accepted += 1;
                         }
                         histograms.push((series_ref, h.clone()));
+                        if let Some(st) = start_timestamp_at(&series_append.start_timestamps, h.t) {
+                            series.set_start_timestamp(h.t, st);
+                            admitted
+                                .start_timestamps
+                                .push((series_ref, StartTimestamp { t: h.t, st }));
+                        }
                         report.stats.histograms += 1;
-                        max_t = max_t.max(h.t);
+                        admitted.max_t = admitted.max_t.max(h.t);
                     }
                     Admission::Duplicate => report.stats.histograms += 1,
                     Admission::Rejected(reason) => {
@@ -196,7 +201,7 @@ impl TenantHead {
         }
 
         if mode == AppendMode::AllOrNothing && report.first_rejection.is_some() {
-            inner.undo(&samples, &histograms, &new_series, block_duration);
+            inner.undo(&admitted.samples, &histograms, &new_series, block_duration);
             let rejected = AppendReport {
                 stats: AppendStats {
                     rejected_out_of_order: report.stats.rejected_out_of_order,
@@ -230,7 +235,7 @@ impl TenantHead {
         for m in &batch.metadata {
             inner.metadata.insert(m.metric_family.clone(), m.clone());
         }
-        inner.max_time = inner.max_time.max(max_t);
+        inner.max_time = inner.max_time.max(admitted.max_t);
         report.created_series = new_series.len() as u64;
 
         let tenant = self.tenant.clone();
@@ -241,16 +246,23 @@ impl TenantHead {
                 series: new_series,
             });
         }
-        if !samples.is_empty() {
+        if !admitted.samples.is_empty() {
             records.push(WalRecord::Samples {
                 tenant: tenant.clone(),
-                samples,
+                samples: admitted.samples,
             });
         }
         if !histograms.is_empty() {
             records.push(WalRecord::Histograms {
                 tenant: tenant.clone(),
                 histograms,
+            });
+        }
+        // After the samples they belong to, so replay finds the samples in place.
+        if !admitted.start_timestamps.is_empty() {
+            records.push(WalRecord::StartTimestamps {
+                tenant: tenant.clone(),
+                start_timestamps: admitted.start_timestamps,
             });
         }
         if !exemplars.is_empty() {
@@ -309,15 +321,19 @@ impl TenantHead {
         };
         let mut report = AppendReport::default();
         let mut new_series = Vec::new();
-        let mut samples = Vec::with_capacity(batch.iter().map(|(_, s)| s.len()).sum());
-        let mut max_t = i64::MIN;
+        let mut admitted = Admitted::with_capacity(batch.iter().map(|(_, s)| s.len()).sum());
         for (i, ((labels, series_samples), found)) in batch.iter().zip(found).enumerate() {
             // A ref found under the read lock may have been dropped since (its data cut into
             // blocks); refs are never reused, so a ref still present is still this series.
             if let Some(r) = found
                 && let Some(series) = inner.series.get_mut(&r)
             {
-                floats.admit(series, r, series_samples, &mut report, &mut samples, &mut max_t);
+                let input = FloatInput {
+                    series_ref: r,
+                    samples: series_samples,
+                    start_timestamps: &[],
+                };
+                floats.admit(series, &input, &mut report, &mut admitted);
                 continue;
             }
             let series_ref = match inner.index.get_by_key(hashes[i], key_of(i)) {
@@ -333,16 +349,14 @@ impl TenantHead {
             let Some(series) = inner.series.get_mut(&series_ref) else {
                 continue;
             };
-            floats.admit(
-                series,
+            let input = FloatInput {
                 series_ref,
-                series_samples,
-                &mut report,
-                &mut samples,
-                &mut max_t,
-            );
+                samples: series_samples,
+                start_timestamps: &[],
+            };
+            floats.admit(series, &input, &mut report, &mut admitted);
         }
-        inner.max_time = inner.max_time.max(max_t);
+        inner.max_time = inner.max_time.max(admitted.max_t);
         report.created_series = new_series.len() as u64;
 
         let mut records = Vec::with_capacity(2);
@@ -352,10 +366,10 @@ impl TenantHead {
                 series: new_series,
             });
         }
-        if !samples.is_empty() {
+        if !admitted.samples.is_empty() {
             records.push(WalRecord::Samples {
                 tenant: self.tenant.clone(),
-                samples,
+                samples: admitted.samples,
             });
         }
         let submitted = submit(records);
@@ -436,6 +450,14 @@ impl TenantHead {
                     }
                     series.last_exemplar_t = Some(e.t);
                     inner.push_exemplar(head_ref, e);
+                }
+            }
+            WalRecord::StartTimestamps { start_timestamps, .. } => {
+                for (wal_ref, s) in start_timestamps {
+                    let Some(series) = refs.get(&wal_ref).and_then(|r| inner.series.get_mut(r)) else {
+                        continue;
+                    };
+                    series.set_start_timestamp(s.t, s.st);
                 }
             }
             WalRecord::Metadata { metadata, .. } => {
@@ -550,28 +572,56 @@ struct FloatTarget<'b> {
     stop_at_rejection: bool,
 }
 
+/// One series' float samples and their start timestamps (sparse, ascending by `t`).
+struct FloatInput<'b> {
+    series_ref: u64,
+    samples: &'b [Sample],
+    start_timestamps: &'b [StartTimestamp],
+}
+
+/// What a batch accepted so far: the WAL's samples and start timestamps, newest time.
+struct Admitted {
+    samples: Vec<RefSample>,
+    start_timestamps: Vec<(u64, StartTimestamp)>,
+    max_t: i64,
+}
+
+impl Admitted {
+    fn with_capacity(samples: usize) -> Self {
+        Self {
+            samples: Vec::with_capacity(samples),
+            start_timestamps: Vec::new(),
+            max_t: i64::MIN,
+        }
+    }
+}
+
 impl FloatTarget<'_> {
-    /// Appends `samples` to `series`, recording accepted ones as WAL samples and counting
-    /// the rest. Returns false when a refusal must stop the batch.
+    /// Appends the input's samples to `series`, recording accepted ones (and their start
+    /// timestamps) for the WAL and counting the rest. Returns false when a refusal must stop
+    /// the batch.
     fn admit(
         &self,
         series: &mut MemSeries,
-        series_ref: u64,
-        samples: &[Sample],
+        input: &FloatInput<'_>,
         report: &mut AppendReport,
-        out: &mut Vec<RefSample>,
-        max_t: &mut i64,
+        out: &mut Admitted,
     ) -> bool {
-        for s in samples {
+        let series_ref = input.series_ref;
+        for s in input.samples {
             match series.append_float(s.t, s.v, self.bounds, self.block_duration) {
                 admission @ (Admission::InOrder | Admission::OutOfOrder) => {
-                    out.push(RefSample {
+                    out.samples.push(RefSample {
                         series_ref,
                         t: s.t,
                         v: s.v,
                     });
+                    if let Some(st) = start_timestamp_at(input.start_timestamps, s.t) {
+                        series.set_start_timestamp(s.t, st);
+                        out.start_timestamps.push((series_ref, StartTimestamp { t: s.t, st }));
+                    }
                     report.stats.samples += 1;
-                    *max_t = (*max_t).max(s.t);
+                    out.max_t = out.max_t.max(s.t);
                     if admission == Admission::OutOfOrder {
                         report.out_of_order_accepted += 1;
                     }
@@ -588,6 +638,15 @@ impl FloatTarget<'_> {
         }
         true
     }
+}
+
+/// The start timestamp given for the sample at `t`, if any (`list` ascending by `t`).
+fn start_timestamp_at(list: &[StartTimestamp], t: i64) -> Option<i64> {
+    if list.is_empty() {
+        return None;
+    }
+    let i = list.binary_search_by_key(&t, |s| s.t).ok()?;
+    list.get(i).map(|s| s.st).filter(|&st| st != 0)
 }
 
 impl HeadInner {
