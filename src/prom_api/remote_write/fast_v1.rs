@@ -51,8 +51,13 @@ pub fn convert<'a>(body: &'a [u8], ctx: &ConvertContext<'_>) -> Option<FastConve
         let (label_start, sample_start) = starts;
         starts = (label_end, sample_end);
         let run = raw.labels.get_mut(label_start..label_end)?;
-        // Stable, as the general path sorts: error texts list duplicates in received order.
-        run.sort_by(|a, b| a.0.cmp(b.0));
+        // Senders sort (the spec asks them to): one comparison per pair both confirms the
+        // order and rules out repeated names. Otherwise a stable sort, as the general path
+        // does, so error texts list duplicates in received order.
+        let distinct = run.windows(2).all(|w| w[0].0 < w[1].0);
+        if !distinct {
+            run.sort_by(|a, b| a.0.cmp(b.0));
+        }
         let run: &[RawLabel<'a>] = raw.labels.get(label_start..label_end)?;
         // Each name and value is checked for UTF-8 once, here; the other checks follow.
         pairs.clear();
@@ -66,7 +71,7 @@ pub fn convert<'a>(body: &'a [u8], ctx: &ConvertContext<'_>) -> Option<FastConve
                 pairs.push((name, value));
             }
         }
-        if !utf8 || !labels_pass(run, ctx) {
+        if !utf8 || !labels_pass(run, distinct, ctx) {
             match validate_series_labels(run, ctx.limits) {
                 Err(e) => out.errors.add(|| e.0),
                 // The two checks disagree: leave the request to the general path.
@@ -94,18 +99,19 @@ pub fn convert<'a>(body: &'a [u8], ctx: &ConvertContext<'_>) -> Option<FastConve
 
 /// The general path's label checks (`validate_series_labels`) but UTF-8 (checked by the
 /// caller) as a yes/no on a sorted run, without building anything; a "no" goes to the
-/// general path for its error text.
-fn labels_pass(sorted: &[RawLabel<'_>], ctx: &ConvertContext<'_>) -> bool {
+/// general path for its error text. `distinct`: the run is known to have no repeated name.
+fn labels_pass(sorted: &[RawLabel<'_>], distinct: bool, ctx: &ConvertContext<'_>) -> bool {
     let limits = ctx.limits;
     let mut has_name = false;
     let mut non_empty = 0usize;
     let mut previous: Option<&[u8]> = None;
     for (name, value) in sorted {
-        if name.is_empty() || previous == Some(*name) {
+        if name.is_empty() || (!distinct && previous == Some(*name)) {
             return false;
         }
         previous = Some(name);
-        if *name == METRIC_NAME.as_bytes() {
+        // Names are distinct once checked, so only the first `__name__` needs looking for.
+        if !has_name && *name == METRIC_NAME.as_bytes() {
             if value.is_empty() {
                 return false;
             }
