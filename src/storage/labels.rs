@@ -128,7 +128,7 @@ impl Labels {
     /// The identity bytes of this set (see [`write_label_key`]).
     pub fn key(&self) -> Vec<u8> {
         let mut key = Vec::with_capacity(self.0.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
-        write_label_key(&mut key, self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        write_label_key(&mut key, self.0.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes())));
         key
     }
 }
@@ -137,18 +137,19 @@ impl Labels {
 /// values).
 pub fn hash_label_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
     let mut key = Vec::new();
-    write_label_key(&mut key, pairs);
+    write_label_key(&mut key, pairs.into_iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
     xxhash_rust::xxh3::xxh3_64(&key)
 }
 
-/// Appends the identity bytes of the label set made of `pairs` (sorted by name, unique, no
-/// empty values): every name and value followed by 0xff. No UTF-8 text contains 0xff, so two
-/// label sets have the same key exactly when they are equal; the stable hash is xxh3 of it.
-pub fn write_label_key<'a>(out: &mut Vec<u8>, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+/// Appends the identity bytes of the label set made of `pairs` (UTF-8 names and values,
+/// sorted by name, unique, no empty values): every name and value followed by 0xff. No UTF-8
+/// text contains 0xff, so two label sets have the same key exactly when they are equal; the
+/// stable hash is xxh3 of it.
+pub fn write_label_key<'a>(out: &mut Vec<u8>, pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
     for (name, value) in pairs {
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(name);
         out.push(0xff);
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.push(0xff);
     }
 }

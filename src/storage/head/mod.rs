@@ -17,7 +17,7 @@ use crate::storage::labels::Labels;
 use crate::storage::labels::{hash_label_key, write_label_key};
 use crate::storage::matcher::{LabelMatcher, matches_all};
 use crate::storage::model::{
-    AppendBatch, AppendStats, Exemplar, FloatBatch, MetricMetadata, Sample, Series, StartTimestamp,
+    AppendBatch, AppendStats, Exemplar, FloatBatch, MetricMetadata, Sample, Series, StartTimestamp, labels_from_bytes,
 };
 use crate::storage::wal::{RefSample, WalRecord};
 use index::{SeriesIndex, U64Map};
@@ -340,7 +340,7 @@ impl TenantHead {
                 Some(r) => r,
                 None => {
                     let r = next_ref.fetch_add(1, Ordering::Relaxed);
-                    let owned = Labels::from_pairs(labels.iter().copied());
+                    let owned = labels_from_bytes(labels);
                     inner.insert_series(r, owned.clone());
                     new_series.push((r, owned));
                     r

@@ -342,7 +342,7 @@ fn float_batch<'a>(series: &[FloatSeriesSpec<'a, '_>]) -> FloatBatch<'a> {
     let mut batch = FloatBatch::default();
     for (labels, samples) in series {
         let samples: Vec<Sample> = samples.iter().map(|&(t, v)| Sample { t, v }).collect();
-        batch.push_series(labels.iter().copied(), &samples);
+        batch.push_series(labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())), &samples);
     }
     batch
 }
