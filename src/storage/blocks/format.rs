@@ -3,14 +3,15 @@
 //! in-memory series; see `mod.rs` for why the layout is what it is.
 
 use super::BlockMeta;
+use super::sample_codec::{SampleColumns, SeriesDecoder, ValueScale, choose_scale, encode_series};
 use crate::storage::histogram_codec::encode_histogram;
 use crate::storage::labels::{Label, Labels};
-use crate::storage::model::Series;
+use crate::storage::model::{Sample, Series};
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Float64Array, Int64Array, MapBuilder, PrimitiveArray, StringBuilder,
+    Array, ArrayRef, AsArray, BinaryArray, Int64Array, MapBuilder, PrimitiveArray, StringBuilder, UInt8Array,
     UInt32Array, UInt64Array,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt32Type, UInt64Type};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt8Type, UInt32Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Version of the block format; readers skip blocks with a version they do not know.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Rows per row group of `samples.parquet`: a query reads whole pages, and pages are bounded
 /// by `PAGE_ROWS`, so row groups only need to be small enough to bound a writer's memory.
@@ -71,6 +72,8 @@ pub struct SeriesEntry {
     pub sample_count: u64,
     pub histogram_offset: u64,
     pub histogram_count: u64,
+    /// How the series' values map to the integer columns of `samples.parquet`.
+    pub value_scale: ValueScale,
 }
 
 impl SeriesEntry {
@@ -102,14 +105,16 @@ fn base_properties() -> WriterPropertiesBuilder {
     WriterProperties::builder().set_compression(Compression::ZSTD(level))
 }
 
-/// Timestamps and sorted series ids delta-encode to a few bits per row; float values are
-/// byte-stream-split so ZSTD sees the slowly changing exponent bytes together.
+/// Sorted series ids delta-encode to a few bits per row. The other columns hold small
+/// zigzagged differences (see `sample_codec`): byte-stream-split puts their low bytes
+/// together for ZSTD to entropy-code and their zero high bytes together to vanish.
 fn samples_properties() -> WriterProperties {
     base_properties()
         .set_dictionary_enabled(false)
         .set_column_encoding(ColumnPath::from("series_id"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_encoding(ColumnPath::from("t"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_encoding(ColumnPath::from("v"), Encoding::BYTE_STREAM_SPLIT)
+        .set_column_encoding(ColumnPath::from(T_COLUMN), Encoding::BYTE_STREAM_SPLIT)
+        .set_column_encoding(ColumnPath::from(V_COLUMN), Encoding::BYTE_STREAM_SPLIT)
+        .set_column_encoding(ColumnPath::from(ULPS_COLUMN), Encoding::BYTE_STREAM_SPLIT)
         .set_max_row_group_row_count(Some(SAMPLES_ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .build()
@@ -125,11 +130,19 @@ fn histograms_properties() -> WriterProperties {
         .build()
 }
 
+/// Per-series timestamp delta-of-delta, zigzagged.
+const T_COLUMN: &str = "t_dod";
+/// Per-series delta of the scaled integer value, zigzagged.
+const V_COLUMN: &str = "v_delta";
+/// Per-series delta of the ulps correcting the scaled value, zigzagged.
+const ULPS_COLUMN: &str = "v_ulps_delta";
+
 pub fn samples_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("series_id", DataType::UInt32, false),
-        Field::new("t", DataType::Int64, false),
-        Field::new("v", DataType::Float64, false),
+        Field::new(T_COLUMN, DataType::Int64, false),
+        Field::new(V_COLUMN, DataType::Int64, false),
+        Field::new(ULPS_COLUMN, DataType::Int64, false),
     ]))
 }
 
@@ -146,14 +159,15 @@ type EncodeResult<T> = Result<T, String>;
 /// Encodes series that are already sorted by labels, unique, non-empty, with samples sorted
 /// by time and without duplicate timestamps (the caller normalises).
 pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
-    let samples = encode_samples(series)?;
+    let scales: Vec<ValueScale> = series.iter().map(|s| choose_scale(&s.samples)).collect();
+    let samples = encode_samples(series, &scales)?;
     let has_histograms = series.iter().any(|s| !s.histograms.is_empty());
     let histograms = if has_histograms {
         Some(encode_histograms(series)?)
     } else {
         None
     };
-    let index = encode_series_index(series)?;
+    let index = encode_series_index(series, &scales)?;
     let min_t = series.iter().filter_map(series_min_t).min();
     let max_t = series.iter().filter_map(series_max_t).max();
     Ok(EncodedBlock {
@@ -184,25 +198,21 @@ fn series_id(position: usize) -> EncodeResult<u32> {
     u32::try_from(position).map_err(|_| "more than 2^32 series in one block".to_string())
 }
 
-fn encode_samples(series: &[Series]) -> EncodeResult<Vec<u8>> {
+fn encode_samples(series: &[Series], scales: &[ValueScale]) -> EncodeResult<Vec<u8>> {
     let schema = samples_schema();
     let mut writer =
         ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(samples_properties())).map_err(|e| e.to_string())?;
     let mut ids = Vec::with_capacity(BATCH_ROWS);
-    let mut ts = Vec::with_capacity(BATCH_ROWS);
-    let mut vs = Vec::with_capacity(BATCH_ROWS);
-    for (position, s) in series.iter().enumerate() {
+    let mut columns = SampleColumns::default();
+    for (position, (s, scale)) in series.iter().zip(scales).enumerate() {
         let id = series_id(position)?;
-        for sample in &s.samples {
-            ids.push(id);
-            ts.push(sample.t);
-            vs.push(sample.v);
-            if ids.len() == BATCH_ROWS {
-                write_samples_batch(&mut writer, &schema, &mut ids, &mut ts, &mut vs)?;
-            }
+        ids.resize(ids.len() + s.samples.len(), id);
+        encode_series(&s.samples, series_min_t(s).unwrap_or(0), *scale, &mut columns);
+        if ids.len() >= BATCH_ROWS {
+            write_samples_batch(&mut writer, &schema, &mut ids, &mut columns)?;
         }
     }
-    write_samples_batch(&mut writer, &schema, &mut ids, &mut ts, &mut vs)?;
+    write_samples_batch(&mut writer, &schema, &mut ids, &mut columns)?;
     writer.into_inner().map_err(|e| e.to_string())
 }
 
@@ -210,19 +220,70 @@ fn write_samples_batch(
     writer: &mut ArrowWriter<Vec<u8>>,
     schema: &Arc<Schema>,
     ids: &mut Vec<u32>,
-    ts: &mut Vec<i64>,
-    vs: &mut Vec<f64>,
+    columns: &mut SampleColumns,
 ) -> EncodeResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt32Array::from(std::mem::take(ids))),
-        Arc::new(Int64Array::from(std::mem::take(ts))),
-        Arc::new(Float64Array::from(std::mem::take(vs))),
+        Arc::new(Int64Array::from(std::mem::take(&mut columns.t))),
+        Arc::new(Int64Array::from(std::mem::take(&mut columns.n))),
+        Arc::new(Int64Array::from(std::mem::take(&mut columns.ulps))),
     ];
     let batch = RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())?;
     writer.write(&batch).map_err(|e| e.to_string())
+}
+
+/// Decodes the rows of whole series, read in the order of `series` (id and index entry, those
+/// without samples skipped), into each series' samples within `[mint, maxt]`. Rows of another
+/// series, or too few or too many rows, mean the file and its index disagree: an error.
+pub fn decode_samples(
+    batches: &[RecordBatch],
+    series: &[(u32, &SeriesEntry)],
+    mint: i64,
+    maxt: i64,
+) -> Result<Vec<Vec<Sample>>, String> {
+    let mut out: Vec<Vec<Sample>> = series.iter().map(|_| Vec::new()).collect();
+    let mut targets = series
+        .iter()
+        .zip(out.iter_mut())
+        .filter(|((_, e), _)| e.sample_count > 0);
+    let mut current = targets.next();
+    let mut left = current.as_ref().map_or(0, |((_, e), _)| e.sample_count);
+    let mut decoder = current
+        .as_ref()
+        .map(|((_, e), _)| SeriesDecoder::new(e.min_t, e.value_scale));
+    for batch in batches {
+        let ids = column::<UInt32Array>(batch, "series_id")?.values();
+        let ts = column::<Int64Array>(batch, T_COLUMN)?.values();
+        let ns = column::<Int64Array>(batch, V_COLUMN)?.values();
+        let ulps = column::<Int64Array>(batch, ULPS_COLUMN)?.values();
+        for (((&id, &t), &n), &u) in ids.iter().zip(ts).zip(ns).zip(ulps) {
+            let (Some(((expected, _), samples)), Some(series_decoder)) = (current.as_mut(), decoder.as_mut()) else {
+                return Err("more sample rows than the index lists".into());
+            };
+            if id != *expected {
+                return Err(format!("row of series {id} where series {expected} was expected"));
+            }
+            let sample = series_decoder.next(t, n, u);
+            if sample.t >= mint && sample.t <= maxt {
+                samples.push(sample);
+            }
+            left -= 1;
+            if left == 0 {
+                current = targets.next();
+                left = current.as_ref().map_or(0, |((_, e), _)| e.sample_count);
+                decoder = current
+                    .as_ref()
+                    .map(|((_, e), _)| SeriesDecoder::new(e.min_t, e.value_scale));
+            }
+        }
+    }
+    if current.is_some() {
+        return Err("fewer sample rows than the index lists".into());
+    }
+    Ok(out)
 }
 
 fn encode_histograms(series: &[Series]) -> EncodeResult<Vec<u8>> {
@@ -261,7 +322,7 @@ fn encode_histograms(series: &[Series]) -> EncodeResult<Vec<u8>> {
 
 /// `series.parquet`. Labels are a `Map<Utf8, Utf8>` so SQL can later say `labels['job']`;
 /// `metric_name` repeats `__name__` as a plain column for cheap filtering.
-fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
+fn encode_series_index(series: &[Series], scales: &[ValueScale]) -> EncodeResult<Vec<u8>> {
     let mut labels = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
     let mut names = StringBuilder::new();
     let mut min_ts = Vec::with_capacity(series.len());
@@ -271,6 +332,8 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
     let mut histogram_offsets = Vec::with_capacity(series.len());
     let mut histogram_counts = Vec::with_capacity(series.len());
     let mut ids = Vec::with_capacity(series.len());
+    let decimals: Vec<u8> = scales.iter().map(|s| s.decimals).collect();
+    let quanta: Vec<i64> = scales.iter().map(|s| s.quantum).collect();
     let (mut sample_offset, mut histogram_offset) = (0u64, 0u64);
     for (position, s) in series.iter().enumerate() {
         ids.push(series_id(position)?);
@@ -300,6 +363,8 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
         Field::new("sample_count", DataType::UInt64, false),
         Field::new("histogram_offset", DataType::UInt64, false),
         Field::new("histogram_count", DataType::UInt64, false),
+        Field::new("v_decimals", DataType::UInt8, false),
+        Field::new("v_quantum", DataType::Int64, false),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt32Array::from(ids)),
@@ -311,6 +376,8 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
         Arc::new(UInt64Array::from(sample_counts)),
         Arc::new(UInt64Array::from(histogram_offsets)),
         Arc::new(UInt64Array::from(histogram_counts)),
+        Arc::new(UInt8Array::from(decimals)),
+        Arc::new(Int64Array::from(quanta)),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| e.to_string())?;
     let props = base_properties().set_max_row_group_row_count(Some(BATCH_ROWS)).build();
@@ -360,6 +427,8 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
     let sample_counts = column::<PrimitiveArray<UInt64Type>>(batch, "sample_count")?;
     let histogram_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_offset")?;
     let histogram_counts = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_count")?;
+    let decimals = column::<PrimitiveArray<UInt8Type>>(batch, "v_decimals")?;
+    let quanta = column::<PrimitiveArray<Int64Type>>(batch, "v_quantum")?;
     let offsets = labels.value_offsets();
     for row in 0..batch.num_rows() {
         if ids.is_null(row) || ids.value(row) as usize != entries.len() {
@@ -385,6 +454,7 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
             sample_count: sample_counts.value(row),
             histogram_offset: histogram_offsets.value(row),
             histogram_count: histogram_counts.value(row),
+            value_scale: ValueScale::validated(decimals.value(row), quanta.value(row))?,
         });
     }
     Ok(())

@@ -63,6 +63,7 @@ mod layout;
 mod maintenance;
 mod query;
 mod reader;
+mod sample_codec;
 mod write;
 
 #[cfg(test)]
