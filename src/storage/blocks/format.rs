@@ -3,10 +3,11 @@
 //! in-memory series; see `mod.rs` for why the layout is what it is.
 
 use super::BlockMeta;
-use super::sample_codec::{SampleColumns, SeriesDecoder, ValueScale, choose_scale, encode_series};
+use super::sample_codec::{ValueScale, choose_scale};
+use super::samples_file::encode_samples;
 use crate::storage::histogram_codec::encode_histogram;
 use crate::storage::labels::{Label, Labels};
-use crate::storage::model::{Sample, Series};
+use crate::storage::model::Series;
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Int64Array, MapBuilder, PrimitiveArray, StringBuilder, UInt8Array,
     UInt32Array, UInt64Array,
@@ -17,7 +18,7 @@ use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -25,13 +26,10 @@ use std::sync::Arc;
 /// Version of the block format; readers skip blocks with a version they do not know.
 pub const FORMAT_VERSION: u32 = 2;
 
-/// Rows per row group of `samples.parquet`: a query reads whole pages, and pages are bounded
-/// by `PAGE_ROWS`, so row groups only need to be small enough to bound a writer's memory.
-const SAMPLES_ROW_GROUP_ROWS: usize = 256 * 1024;
 /// Rows per data page: the unit a range read fetches for one series (with the offset index).
-const PAGE_ROWS: usize = 16 * 1024;
+pub(super) const PAGE_ROWS: usize = 16 * 1024;
 /// Rows per record batch handed to the writer.
-const BATCH_ROWS: usize = 64 * 1024;
+pub(super) const BATCH_ROWS: usize = 64 * 1024;
 
 /// `meta.json`: the block's catalog entry. Written last, so its presence means the block is
 /// complete.
@@ -100,29 +98,9 @@ pub struct EncodedBlock {
     pub max_t: Option<i64>,
 }
 
-fn base_properties() -> WriterPropertiesBuilder {
+pub(super) fn base_properties() -> WriterPropertiesBuilder {
     let level = ZstdLevel::try_new(3).unwrap_or_default();
     WriterProperties::builder().set_compression(Compression::ZSTD(level))
-}
-
-/// Sorted series ids delta-encode to a few bits per row. The other columns hold small
-/// zigzagged differences (see `sample_codec`): byte-stream-split puts their low bytes
-/// together for ZSTD to entropy-code and their zero high bytes together to vanish.
-fn samples_properties() -> WriterProperties {
-    base_properties()
-        .set_dictionary_enabled(false)
-        .set_column_encoding(ColumnPath::from("series_id"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_encoding(ColumnPath::from(T_COLUMN), Encoding::BYTE_STREAM_SPLIT)
-        .set_column_encoding(ColumnPath::from(V_LOW_COLUMN), Encoding::BYTE_STREAM_SPLIT)
-        .set_column_encoding(ColumnPath::from(V_HIGH_COLUMN), Encoding::BYTE_STREAM_SPLIT)
-        .set_column_statistics_enabled(ColumnPath::from(T_COLUMN), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from(V_LOW_COLUMN), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from(V_HIGH_COLUMN), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from(ULPS_COLUMN), EnabledStatistics::None)
-        .set_column_encoding(ColumnPath::from(ULPS_COLUMN), Encoding::BYTE_STREAM_SPLIT)
-        .set_max_row_group_row_count(Some(SAMPLES_ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .build()
 }
 
 fn histograms_properties() -> WriterProperties {
@@ -135,26 +113,6 @@ fn histograms_properties() -> WriterProperties {
         .build()
 }
 
-/// Per-series timestamp delta-of-delta, zigzagged.
-const T_COLUMN: &str = "t_dod";
-/// Per-series delta of the scaled integer value, zigzagged, split into its low byte and the
-/// rest: ZSTD codes all literals of a page with one Huffman table, so a column mixing a
-/// random low byte with a skewed second byte pays for both at the rate of the flatter.
-const V_LOW_COLUMN: &str = "v_delta_low";
-const V_HIGH_COLUMN: &str = "v_delta_high";
-/// Per-series delta of the ulps correcting the scaled value, zigzagged.
-const ULPS_COLUMN: &str = "v_ulps_delta";
-
-pub fn samples_schema() -> Arc<Schema> {
-    Arc::new(Schema::new(vec![
-        Field::new("series_id", DataType::UInt32, false),
-        Field::new(T_COLUMN, DataType::Int64, false),
-        Field::new(V_LOW_COLUMN, DataType::UInt8, false),
-        Field::new(V_HIGH_COLUMN, DataType::Int64, false),
-        Field::new(ULPS_COLUMN, DataType::Int64, false),
-    ]))
-}
-
 fn histograms_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("series_id", DataType::UInt32, false),
@@ -163,7 +121,7 @@ fn histograms_schema() -> Arc<Schema> {
     ]))
 }
 
-type EncodeResult<T> = Result<T, String>;
+pub(super) type EncodeResult<T> = Result<T, String>;
 
 /// Encodes series that are already sorted by labels, unique, non-empty, with samples sorted
 /// by time and without duplicate timestamps (the caller normalises).
@@ -191,7 +149,7 @@ pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
     })
 }
 
-fn series_min_t(s: &Series) -> Option<i64> {
+pub(super) fn series_min_t(s: &Series) -> Option<i64> {
     let sample = s.samples.first().map(|x| x.t);
     let histogram = s.histograms.first().map(|x| x.t);
     sample.into_iter().chain(histogram).min()
@@ -203,100 +161,8 @@ fn series_max_t(s: &Series) -> Option<i64> {
     sample.into_iter().chain(histogram).max()
 }
 
-fn series_id(position: usize) -> EncodeResult<u32> {
+pub(super) fn series_id(position: usize) -> EncodeResult<u32> {
     u32::try_from(position).map_err(|_| "more than 2^32 series in one block".to_string())
-}
-
-fn encode_samples(series: &[Series], scales: &[ValueScale]) -> EncodeResult<Vec<u8>> {
-    let schema = samples_schema();
-    let mut writer =
-        ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(samples_properties())).map_err(|e| e.to_string())?;
-    let mut ids = Vec::with_capacity(BATCH_ROWS);
-    let mut columns = SampleColumns::default();
-    for (position, (s, scale)) in series.iter().zip(scales).enumerate() {
-        let id = series_id(position)?;
-        ids.resize(ids.len() + s.samples.len(), id);
-        encode_series(&s.samples, series_min_t(s).unwrap_or(0), *scale, &mut columns);
-        if ids.len() >= BATCH_ROWS {
-            write_samples_batch(&mut writer, &schema, &mut ids, &mut columns)?;
-        }
-    }
-    write_samples_batch(&mut writer, &schema, &mut ids, &mut columns)?;
-    writer.into_inner().map_err(|e| e.to_string())
-}
-
-fn write_samples_batch(
-    writer: &mut ArrowWriter<Vec<u8>>,
-    schema: &Arc<Schema>,
-    ids: &mut Vec<u32>,
-    columns: &mut SampleColumns,
-) -> EncodeResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt32Array::from(std::mem::take(ids))),
-        Arc::new(Int64Array::from(std::mem::take(&mut columns.t))),
-        Arc::new(UInt8Array::from_iter_values(columns.n.iter().map(|&n| n as u8))),
-        Arc::new(Int64Array::from_iter_values(
-            columns.n.drain(..).map(|n| ((n as u64) >> 8) as i64),
-        )),
-        Arc::new(Int64Array::from(std::mem::take(&mut columns.ulps))),
-    ];
-    let batch = RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())?;
-    writer.write(&batch).map_err(|e| e.to_string())
-}
-
-/// Decodes the rows of whole series, read in the order of `series` (id and index entry, those
-/// without samples skipped), into each series' samples within `[mint, maxt]`. Rows of another
-/// series, or too few or too many rows, mean the file and its index disagree: an error.
-pub fn decode_samples(
-    batches: &[RecordBatch],
-    series: &[(u32, &SeriesEntry)],
-    mint: i64,
-    maxt: i64,
-) -> Result<Vec<Vec<Sample>>, String> {
-    let mut out: Vec<Vec<Sample>> = series.iter().map(|_| Vec::new()).collect();
-    let mut targets = series
-        .iter()
-        .zip(out.iter_mut())
-        .filter(|((_, e), _)| e.sample_count > 0);
-    let mut current = targets.next();
-    let mut left = current.as_ref().map_or(0, |((_, e), _)| e.sample_count);
-    let mut decoder = current
-        .as_ref()
-        .map(|((_, e), _)| SeriesDecoder::new(e.min_t, e.value_scale));
-    for batch in batches {
-        let ids = column::<UInt32Array>(batch, "series_id")?.values();
-        let ts = column::<Int64Array>(batch, T_COLUMN)?.values();
-        let lows = column::<UInt8Array>(batch, V_LOW_COLUMN)?.values();
-        let highs = column::<Int64Array>(batch, V_HIGH_COLUMN)?.values();
-        let ulps = column::<Int64Array>(batch, ULPS_COLUMN)?.values();
-        for ((((&id, &t), &low), &high), &u) in ids.iter().zip(ts).zip(lows).zip(highs).zip(ulps) {
-            let (Some(((expected, _), samples)), Some(series_decoder)) = (current.as_mut(), decoder.as_mut()) else {
-                return Err("more sample rows than the index lists".into());
-            };
-            if id != *expected {
-                return Err(format!("row of series {id} where series {expected} was expected"));
-            }
-            let sample = series_decoder.next(t, (high << 8) | i64::from(low), u);
-            if sample.t >= mint && sample.t <= maxt {
-                samples.push(sample);
-            }
-            left -= 1;
-            if left == 0 {
-                current = targets.next();
-                left = current.as_ref().map_or(0, |((_, e), _)| e.sample_count);
-                decoder = current
-                    .as_ref()
-                    .map(|((_, e), _)| SeriesDecoder::new(e.min_t, e.value_scale));
-            }
-        }
-    }
-    if current.is_some() {
-        return Err("fewer sample rows than the index lists".into());
-    }
-    Ok(out)
 }
 
 fn encode_histograms(series: &[Series]) -> EncodeResult<Vec<u8>> {
@@ -427,7 +293,7 @@ pub fn decode_series_index(bytes: Bytes) -> Result<SeriesIndex, String> {
     Ok(SeriesIndex { entries })
 }
 
-fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
+pub(super) fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())

@@ -2,9 +2,10 @@
 //! matching series' rows, merge the same series across blocks.
 
 use super::bucket::object_store_error;
-use super::format::{BlockFile, SeriesEntry, SeriesIndex, decode_samples, decode_series_index};
+use super::format::{BlockFile, SeriesEntry, SeriesIndex, decode_series_index};
 use super::layout::{self, HISTOGRAMS_FILE, SAMPLES_FILE, SERIES_FILE};
 use super::reader::{load_metadata, read_row_ranges};
+use super::samples_file::decode_samples;
 use super::{BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
 use crate::storage::histogram_codec::decode_histogram;

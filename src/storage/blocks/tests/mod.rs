@@ -116,6 +116,7 @@ fn first_block() -> Vec<Series> {
     ]
 }
 
+mod encoding;
 mod maintenance;
 mod reads;
 mod size;
