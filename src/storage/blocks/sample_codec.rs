@@ -10,7 +10,8 @@
 //! difference of the IEEE bit patterns of `v` and the approximation, which is 0 for exact
 //! decimals and a few units for float counters that accumulated rounding noise. NaN, ±Inf
 //! and the stale marker keep the previous `n` and go entirely into `ulps`. Quantum 0 means
-//! "no scaling": `ulps` is then the raw bit pattern (for values that are no decimals at all).
+//! "no scaling" (for values that are no decimals at all): `ulps` then holds each value's bits
+//! XORed with the previous value's.
 //!
 //! Columns hold per-series differences, zigzagged so small negatives stay small: `t` as
 //! delta-of-delta from the series' `min_t` (0 for regular scrapes), `n` and `ulps` as deltas.
@@ -86,9 +87,9 @@ fn unzigzag(x: i64) -> i64 {
     ((x as u64) >> 1) as i64 ^ -(x & 1)
 }
 
-/// Bits a zigzagged difference needs: what an entropy coder will roughly pay for it.
-fn cost(difference: i64) -> u32 {
-    64 - (zigzag(difference) as u64).leading_zeros()
+/// Significant bits of a column value: roughly what an entropy coder will pay for it.
+fn cost(column_value: i64) -> u32 {
+    64 - (column_value as u64).leading_zeros()
 }
 
 fn ulps_between(v: f64, approximation: f64) -> i64 {
@@ -104,9 +105,12 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// The scale whose columns should compress best: each number of decimals up to the first
 /// exact one, with the common factor of the scaled values, against raw bits; the estimate
-/// is the bits of every difference.
+/// is the significant bits of every column value. Scaling must save a tenth to win: where
+/// the estimates are close the values are noise, and one column of noise compresses better
+/// than noise spread over two (measured: 6.8 vs 7.0 B/sample for uniformly random gauges).
 pub fn choose_scale(samples: &[Sample]) -> ValueScale {
-    let mut best = (ValueScale::RAW, raw_cost(samples));
+    let raw = raw_cost(samples);
+    let mut best = (ValueScale::RAW, raw - raw / 10);
     for decimals in 0..=MAX_DECIMALS {
         let mut scale = ValueScale { decimals, quantum: 1 };
         let common = samples
@@ -129,14 +133,7 @@ pub fn choose_scale(samples: &[Sample]) -> ValueScale {
 }
 
 fn raw_cost(samples: &[Sample]) -> u64 {
-    let mut previous = 0i64;
-    let mut total = 0u64;
-    for sample in samples {
-        let bits = sample.v.to_bits() as i64;
-        total += u64::from(cost(bits.wrapping_sub(previous)));
-        previous = bits;
-    }
-    total
+    scaled_cost(samples, ValueScale::RAW, u64::MAX).0
 }
 
 /// The estimate for one scale, given up once above `limit`, and whether every finite value
@@ -146,9 +143,9 @@ fn scaled_cost(samples: &[Sample], scale: ValueScale, limit: u64) -> (u64, bool)
     let mut total = 0u64;
     let mut exact = true;
     for sample in samples {
-        let (dn, dulps, finite) = encoder.next(sample.v);
+        let (n, ulps, finite) = encoder.next(sample.v);
         exact &= !finite || encoder.ulps == 0;
-        total += u64::from(cost(dn)) + u64::from(cost(dulps));
+        total += u64::from(cost(n)) + u64::from(cost(ulps));
         if total >= limit {
             return (total, false);
         }
@@ -156,10 +153,13 @@ fn scaled_cost(samples: &[Sample], scale: ValueScale, limit: u64) -> (u64, bool)
     (total, exact)
 }
 
-/// Turns values into (Δn, Δulps) differences, series by series.
+/// Turns one series' values into the values of the `n` and `ulps` columns: zigzagged
+/// differences, or for raw bits the XOR with the previous value's bits (sign and exponent
+/// rarely change, so the high bytes are zero; a difference would carry into them).
 struct ValueEncoder {
     scale: ValueScale,
     n: i64,
+    /// The last ulps correction, or for raw bits the last value's bits.
     ulps: i64,
 }
 
@@ -170,16 +170,26 @@ impl ValueEncoder {
 
     fn next(&mut self, v: f64) -> (i64, i64, bool) {
         let finite = v.is_finite();
-        let n = if finite && self.scale.quantum != 0 {
+        if self.scale.quantum == 0 {
+            let bits = v.to_bits() as i64;
+            let xor = bits ^ self.ulps;
+            self.ulps = bits;
+            return (0, xor, finite);
+        }
+        let n = if finite {
             self.scale.scaled(v) / self.scale.quantum
         } else {
             self.n
         };
         let ulps = ulps_between(v, self.scale.approximate(n));
-        let differences = (n.wrapping_sub(self.n), ulps.wrapping_sub(self.ulps), finite);
+        let columns = (
+            zigzag(n.wrapping_sub(self.n)),
+            zigzag(ulps.wrapping_sub(self.ulps)),
+            finite,
+        );
         self.n = n;
         self.ulps = ulps;
-        differences
+        columns
     }
 }
 
@@ -191,9 +201,9 @@ pub fn encode_series(samples: &[Sample], min_t: i64, scale: ValueScale, out: &mu
         let dt = sample.t.wrapping_sub(previous_t);
         out.t.push(zigzag(dt.wrapping_sub(previous_dt)));
         (previous_t, previous_dt) = (sample.t, dt);
-        let (dn, dulps, _) = values.next(sample.v);
-        out.n.push(zigzag(dn));
-        out.ulps.push(zigzag(dulps));
+        let (n, ulps, _) = values.next(sample.v);
+        out.n.push(n);
+        out.ulps.push(ulps);
     }
 }
 
@@ -220,6 +230,13 @@ impl SeriesDecoder {
     pub fn next(&mut self, t: i64, n: i64, ulps: i64) -> Sample {
         self.dt = self.dt.wrapping_add(unzigzag(t));
         self.t = self.t.wrapping_add(self.dt);
+        if self.scale.quantum == 0 {
+            self.ulps ^= ulps;
+            return Sample {
+                t: self.t,
+                v: f64::from_bits(self.ulps as u64),
+            };
+        }
         self.n = self.n.wrapping_add(unzigzag(n));
         self.ulps = self.ulps.wrapping_add(unzigzag(ulps));
         let approximation = self.scale.approximate(self.n).to_bits() as i64;
@@ -329,7 +346,7 @@ mod tests {
                 (x >> 11) as f64 / (1u64 << 53) as f64
             })
             .collect();
-        round_trip(&values);
+        assert_eq!(round_trip(&values), ValueScale::RAW);
         round_trip(&[f64::NAN, f64::INFINITY]);
     }
 
