@@ -14,7 +14,7 @@
 mod series;
 
 use heimsight::storage::blocks::BlockStore;
-use heimsight::storage::{Labels, ObjectStoreConfig, Sample, Series};
+use heimsight::storage::{LabelMatcher, Labels, MatchOp, ObjectStoreConfig, Sample, Series};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use series::{SeriesSpec, SeriesState, metric_mix, series_labels};
 use std::collections::BTreeMap;
@@ -80,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Series {
                     labels: labels.clone(),
                     samples: cut,
-                    histograms: Vec::new(),
+                    ..Default::default()
                 }
             })
             .filter(|s| !s.samples.is_empty())
@@ -100,6 +100,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store.blocks("anonymous").len(),
         written.as_secs_f64(),
         bytes as f64 / total as f64
+    );
+    let read_started = std::time::Instant::now();
+    let everything = LabelMatcher::new("__name__", MatchOp::RegexMatch, ".+")?;
+    let read = store.select("anonymous", &[everything], start_ms, END_MS).await?;
+    let read_samples: usize = read.iter().map(|s| s.samples.len()).sum();
+    println!(
+        "read back {} series, {read_samples} samples in {:.1}s",
+        read.len(),
+        read_started.elapsed().as_secs_f64()
     );
     let mut by_column: BTreeMap<String, u64> = BTreeMap::new();
     collect_columns(&bucket, &mut by_column)?;
