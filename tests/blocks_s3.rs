@@ -21,7 +21,7 @@ fn series(job: &str, start: i64, values: &[f64]) -> Series {
                 v,
             })
             .collect(),
-        histograms: Vec::new(),
+        ..Series::default()
     }
 }
 

@@ -2,7 +2,7 @@
 //! numbers to `functions::*`; the functions that work on labels or whole vectors live here.
 
 use crate::promql::eval::Evaluator;
-use crate::promql::functions::{math, range};
+use crate::promql::functions::{math, range, start_time};
 use crate::promql::plan::matcher_sets;
 use crate::promql::types::{Sample, Series, Val};
 use crate::promql::{PromqlError, extended_range, histograms, labels_fns};
@@ -71,8 +71,8 @@ pub fn eval(ev: &mut Evaluator<'_>, call: &Call, ts: i64) -> Result<Val, PromqlE
         "info" => return crate::promql::info::eval(ev, call, &args, ts),
         "histogram_quantiles" => return histograms::histogram_quantiles(ev, &args, ts),
         "histogram_fraction" => return histograms::histogram_fraction(ev, &args, ts),
-        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar"
-        | "start_timestamp" => {
+        "start_timestamp" => return start_timestamp(ev, &args, ts),
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
             // Native-histogram functions: float samples yield nothing.
             for (i, a) in args.iter().enumerate() {
                 if a.value_type() == ValueType::Vector {
@@ -198,6 +198,30 @@ fn absent_labels(expr: &Expr) -> Labels {
     labels
 }
 
+/// `start_timestamp(v)`: the start timestamp (s) of each sample a plain selector picks, 0
+/// where it has none. Only a selector carries them: for any other expression the result is
+/// empty, as in Prometheus.
+fn start_timestamp(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
+    let Some(arg) = args.first() else {
+        return Err(PromqlError::Execution("start_timestamp needs a vector argument".into()));
+    };
+    let Expr::VectorSelector(vs) = unwrap_parens(arg) else {
+        let _ = vector_arg(ev, args, 0, ts)?;
+        return Ok(Val::Vector(Vec::new()));
+    };
+    let out = ev
+        .select_vector_start_timestamps(vs, ts)?
+        .into_iter()
+        .map(|(sample, st)| Sample {
+            metric: sample.metric,
+            t: ts,
+            f: st as f64 / 1000.0,
+            drop_name: true,
+        })
+        .collect();
+    Ok(Val::Vector(out))
+}
+
 fn absent(ev: &mut Evaluator<'_>, args: &[&Expr], ts: i64) -> Result<Val, PromqlError> {
     let vec = vector_arg(ev, args, 0, ts)?;
     if !vec.is_empty() {
@@ -262,9 +286,27 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], ts: i64) -> Re
     for series in matrix {
         let window = range::RangeWindow {
             points: &series.points,
+            // Prometheus reads start timestamps only for plain range selectors.
+            start_timestamps: if modifier.is_none() {
+                &series.start_timestamps
+            } else {
+                &[]
+            },
             range_start,
             range_end,
         };
+        if modifier.is_none()
+            && matches!(name, "rate" | "increase")
+            && start_time::any_overlap(&series.points, &series.start_timestamps)
+        {
+            let metric_name = series.metric.metric_name().unwrap_or_default();
+            ev.warn_at(
+                format!(
+                    "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric {metric_name:?}"
+                ),
+                *range_expr,
+            );
+        }
         let value = match modifier {
             Some(m) => extended_range::call(name, m, window),
             None => range::call_at(name, window, &scalars, ts).map_err(PromqlError::Execution)?,

@@ -6,7 +6,7 @@ use crate::promql::functions::extended::{self as extended_fns, ExtendedWindow, E
 use crate::promql::plan::{Fetched, QueryTimes, at_ms, duration_ms, offset_ms, selector_key};
 use crate::promql::types::{Sample, Series, Val};
 use crate::promql::{PromqlError, TOO_MANY_SAMPLES, aggregate, binary, call};
-use crate::storage::model::is_stale_nan;
+use crate::storage::model::{StartTimestamp, is_stale_nan};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 use std::time::Instant;
 
@@ -180,6 +180,44 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
+    /// Instant selection for `start_timestamp()`: each selected sample with its start
+    /// timestamp (0 when it has none).
+    pub fn select_vector_start_timestamps(
+        &self,
+        vs: &VectorSelector,
+        ts: i64,
+    ) -> Result<Vec<(Sample, i64)>, PromqlError> {
+        let rt = self.reference_time(vs, ts);
+        let Some(list) = self.data.get(&selector_key(vs)) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for series in list {
+            let idx = series.samples.partition_point(|(t, _)| *t <= rt);
+            let Some(&(t, v)) = idx.checked_sub(1).and_then(|i| series.samples.get(i)) else {
+                continue;
+            };
+            if t <= rt.saturating_sub(self.times.lookback) || is_stale_nan(v) {
+                continue;
+            }
+            let st = series
+                .start_timestamps
+                .binary_search_by_key(&t, |s| s.t)
+                .ok()
+                .and_then(|i| series.start_timestamps.get(i))
+                .map_or(0, |s| s.st);
+            let sample = Sample {
+                metric: series.labels.clone(),
+                t,
+                f: v,
+                drop_name: false,
+            };
+            out.push((sample, st));
+        }
+        self.check_samples(out.len())?;
+        Ok(out)
+    }
+
     /// Range vector selection: the points in `(t - range, t]` without staleness markers.
     pub fn select_matrix(&self, ms: &MatrixSelector, ts: i64) -> Result<Vec<Series>, PromqlError> {
         let rt = self.reference_time(&ms.vs, ts);
@@ -205,9 +243,11 @@ impl<'a> Evaluator<'a> {
             }
             total += points.len();
             self.check_samples(total)?;
+            let start_timestamps = aligned_start_timestamps(&points, &series.start_timestamps);
             out.push(Series {
                 metric: series.labels.clone(),
                 points,
+                start_timestamps,
                 drop_name: false,
             });
         }
@@ -331,10 +371,13 @@ fn extend_series(modifier: Extension, window: (i64, i64), series: Vec<Series>) -
         .filter_map(|mut s| {
             let w = ExtendedWindow {
                 points: &s.points,
+                start_timestamps: &[],
                 range_start: window.0,
                 range_end: window.1,
             };
             s.points = extended_fns::extend_points(w, modifier == Extension::Smoothed);
+            // The points are new ones; Prometheus uses no start timestamps with these modifiers.
+            s.start_timestamps.clear();
             (!s.points.is_empty()).then_some(s)
         })
         .collect()
@@ -358,6 +401,31 @@ fn push_point(
     out.push(Series {
         metric,
         points: vec![point],
+        start_timestamps: Vec::new(),
         drop_name,
     });
+}
+
+/// The start timestamp of each point (0 where it has none), or nothing when no point has one.
+fn aligned_start_timestamps(points: &[(i64, f64)], sparse: &[StartTimestamp]) -> Vec<i64> {
+    let (Some(&(first_t, _)), Some(&(last_t, _))) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
+    let from = sparse.partition_point(|s| s.t < first_t);
+    if sparse.get(from).is_none_or(|s| s.t > last_t) {
+        return Vec::new();
+    }
+    let mut next = from;
+    points
+        .iter()
+        .map(|&(t, _)| {
+            while sparse.get(next).is_some_and(|s| s.t < t) {
+                next += 1;
+            }
+            match sparse.get(next) {
+                Some(s) if s.t == t => s.st,
+                _ => 0,
+            }
+        })
+        .collect()
 }

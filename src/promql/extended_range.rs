@@ -186,6 +186,7 @@ pub fn select_points(list: &[RawSeries], mint: i64, maxt: i64) -> Vec<Series> {
             out.push(Series {
                 metric: series.labels.clone(),
                 points,
+                start_timestamps: Vec::new(),
                 drop_name: false,
             });
         }
@@ -218,7 +219,11 @@ pub fn call(name: &str, modifier: Extension, window: ExtendedWindow<'_>) -> Opti
         "delta" => extended::extended_rate(window, smoothed, false, false),
         "changes" | "resets" => {
             let points = extended::anchored_points(window)?;
-            let inner = ExtendedWindow { points, ..window };
+            let inner = ExtendedWindow {
+                points,
+                start_timestamps: &[],
+                ..window
+            };
             crate::promql::functions::range::call(name, inner, &[]).ok().flatten()
         }
         _ => None,

@@ -5,7 +5,7 @@
 use crate::promql::PromqlError;
 use crate::promql::extended_range::{ExtendedSelectors, fetch_span};
 use crate::promql::functions::extended::Extension;
-use crate::storage::{LabelMatcher, Labels, MatchOp, SeriesQuerier};
+use crate::storage::{LabelMatcher, Labels, MatchOp, SeriesQuerier, StartTimestamp};
 use promql_parser::label::{MatchOp as ParserOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime};
 pub struct RawSeries {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
+    /// Start timestamps of some samples, ascending by `t`; empty for most series.
+    pub start_timestamps: Vec<StartTimestamp>,
 }
 
 /// Fetched series per selector, keyed by the selector's address in the AST.
@@ -221,7 +223,7 @@ pub async fn prefetch<Q: SeriesQuerier>(
     let mut fetched = Fetched::new();
     let mut total: usize = 0;
     for need in needs {
-        let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut by_labels: BTreeMap<Labels, RawSeries> = BTreeMap::new();
         for set in need.sets {
             for series in querier.select(&set, need.mint, need.maxt).await? {
                 let points: Vec<(i64, f64)> = series.samples.iter().map(|s| (s.t, s.v)).collect();
@@ -231,13 +233,15 @@ pub async fn prefetch<Q: SeriesQuerier>(
                 if total > max_samples {
                     return Err(PromqlError::Execution(crate::promql::TOO_MANY_SAMPLES.to_string()));
                 }
-                by_labels.insert(series.labels, points);
+                let raw = RawSeries {
+                    labels: series.labels.clone(),
+                    samples: points,
+                    start_timestamps: series.start_timestamps,
+                };
+                by_labels.insert(series.labels, raw);
             }
         }
-        let list: Vec<RawSeries> = by_labels
-            .into_iter()
-            .map(|(labels, samples)| RawSeries { labels, samples })
-            .collect();
+        let list: Vec<RawSeries> = by_labels.into_values().collect();
         // The same selector node is reached once; merge defensively if it is not.
         fetched.entry(need.key).or_default().extend(list);
     }

@@ -20,6 +20,10 @@ pub struct Sample {
 pub struct Series {
     pub metric: Labels,
     pub points: Vec<(i64, f64)>,
+    /// The start timestamp of each point (0: unknown), or empty when none has one. Only a
+    /// range selector fills it: like Prometheus, subqueries and expressions cut start
+    /// timestamps off.
+    pub start_timestamps: Vec<i64>,
     pub drop_name: bool,
 }
 

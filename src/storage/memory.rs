@@ -5,13 +5,21 @@
 use crate::storage::error::StorageError;
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{HistogramSample, Sample, Series};
+use crate::storage::model::{HistogramSample, Sample, Series, StartTimestamp};
 use crate::storage::querier::SeriesQuerier;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Default)]
 pub struct MemorySeriesSet {
-    series: BTreeMap<Labels, (Vec<Sample>, Vec<HistogramSample>)>,
+    series: BTreeMap<Labels, Stored>,
+}
+
+/// One series' data, each list ascending by time.
+#[derive(Clone, Debug, Default)]
+struct Stored {
+    samples: Vec<Sample>,
+    histograms: Vec<HistogramSample>,
+    start_timestamps: Vec<StartTimestamp>,
 }
 
 impl MemorySeriesSet {
@@ -23,9 +31,9 @@ impl MemorySeriesSet {
     pub fn add_samples(&mut self, labels: Labels, samples: impl IntoIterator<Item = Sample>) {
         let entry = self.series.entry(labels).or_default();
         for sample in samples {
-            match entry.0.binary_search_by_key(&sample.t, |s| s.t) {
-                Ok(i) => entry.0[i] = sample,
-                Err(i) => entry.0.insert(i, sample),
+            match entry.samples.binary_search_by_key(&sample.t, |s| s.t) {
+                Ok(i) => entry.samples[i] = sample,
+                Err(i) => entry.samples.insert(i, sample),
             }
         }
     }
@@ -34,9 +42,24 @@ impl MemorySeriesSet {
     pub fn add_histograms(&mut self, labels: Labels, samples: impl IntoIterator<Item = HistogramSample>) {
         let entry = self.series.entry(labels).or_default();
         for sample in samples {
-            match entry.1.binary_search_by_key(&sample.t, |s| s.t) {
-                Ok(i) => entry.1[i] = sample,
-                Err(i) => entry.1.insert(i, sample),
+            match entry.histograms.binary_search_by_key(&sample.t, |s| s.t) {
+                Ok(i) => entry.histograms[i] = sample,
+                Err(i) => entry.histograms.insert(i, sample),
+            }
+        }
+    }
+
+    /// Adds start timestamps; one at an existing timestamp replaces the old one, a zero
+    /// (unknown) is ignored.
+    pub fn add_start_timestamps(&mut self, labels: Labels, list: impl IntoIterator<Item = StartTimestamp>) {
+        let entry = self.series.entry(labels).or_default();
+        for st in list {
+            if st.st == 0 {
+                continue;
+            }
+            match entry.start_timestamps.binary_search_by_key(&st.t, |s| s.t) {
+                Ok(i) => entry.start_timestamps[i] = st,
+                Err(i) => entry.start_timestamps.insert(i, st),
             }
         }
     }
@@ -47,7 +70,12 @@ impl MemorySeriesSet {
 
     fn select_sync(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<Series> {
         let mut out = Vec::new();
-        for (labels, (samples, histograms)) in &self.series {
+        for (labels, stored) in &self.series {
+            let Stored {
+                samples,
+                histograms,
+                start_timestamps,
+            } = stored;
             if !matches_all(matchers, labels) {
                 continue;
             }
@@ -60,10 +88,16 @@ impl MemorySeriesSet {
             if samples.is_empty() && histograms.is_empty() {
                 continue;
             }
+            let start_timestamps = start_timestamps
+                .iter()
+                .filter(|s| s.t >= mint && s.t <= maxt)
+                .copied()
+                .collect();
             out.push(Series {
                 labels: labels.clone(),
                 samples,
                 histograms,
+                start_timestamps,
             });
         }
         out

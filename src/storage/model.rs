@@ -24,6 +24,22 @@ pub struct Sample {
     pub v: f64,
 }
 
+/// The start ("created") timestamp of the sample at `t`: when the counter behind it last
+/// started from zero (cumulative) or when the interval it covers began (delta). Remote write
+/// 2.0 and OTLP carry one per sample; PromQL's `rate`, `increase`, `irate` and `resets` use it
+/// to see resets the values alone cannot show.
+///
+/// Kept sparse, beside the samples rather than in them: most series never carry one, so a
+/// series pays nothing until it does, and the same list covers float and histogram samples
+/// (a series has one sample per timestamp, of either kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartTimestamp {
+    /// The timestamp of the sample this belongs to (ms).
+    pub t: i64,
+    /// Its start timestamp (ms); never 0, which means "unknown" and is not stored.
+    pub st: i64,
+}
+
 /// A bucket span of a native histogram (offset from the previous span's end, length).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketSpan {
@@ -124,6 +140,8 @@ pub struct SeriesAppend {
     pub samples: Vec<Sample>,
     pub histograms: Vec<HistogramSample>,
     pub exemplars: Vec<Exemplar>,
+    /// Start timestamps of some of `samples`/`histograms`, ascending by `t`, none zero.
+    pub start_timestamps: Vec<StartTimestamp>,
 }
 
 /// One write request, already validated by the adapter. Appended atomically to the WAL.
@@ -150,4 +168,33 @@ pub struct Series {
     pub labels: Labels,
     pub samples: Vec<Sample>,
     pub histograms: Vec<HistogramSample>,
+    /// Start timestamps of those samples that have one, ascending by `t`; empty for most series.
+    pub start_timestamps: Vec<StartTimestamp>,
+}
+
+/// Unites two start-timestamp lists (each ascending by `t`); at equal `t` the entry of
+/// `first` wins, as the sample of the first source wins wherever series are merged.
+pub fn merge_start_timestamps(first: Vec<StartTimestamp>, second: Vec<StartTimestamp>) -> Vec<StartTimestamp> {
+    if second.is_empty() {
+        return first;
+    }
+    if first.is_empty() {
+        return second;
+    }
+    let mut all = first;
+    all.extend(second);
+    // Stable: for equal `t` the entries of `first` stay ahead and survive the dedup.
+    all.sort_by_key(|s| s.t);
+    all.dedup_by_key(|s| s.t);
+    all
+}
+
+/// Sorts a start-timestamp list by `t` and keeps the first entry of each timestamp; drops
+/// zeros (unknown).
+pub fn normalize_start_timestamps(list: &mut Vec<StartTimestamp>) {
+    list.retain(|s| s.st != 0);
+    if !list.is_sorted_by_key(|s| s.t) {
+        list.sort_by_key(|s| s.t);
+    }
+    list.dedup_by_key(|s| s.t);
 }

@@ -20,7 +20,9 @@ pub use crate::storage::head::{AppendMode, AppendReport, Rejection};
 use crate::storage::head::{HeadOptions, TenantHead};
 use crate::storage::labels::Labels;
 use crate::storage::matcher::LabelMatcher;
-use crate::storage::model::{AppendBatch, AppendStats, Exemplar, HistogramSample, MetricMetadata, Series};
+use crate::storage::model::{
+    AppendBatch, AppendStats, Exemplar, HistogramSample, MetricMetadata, Series, merge_start_timestamps,
+};
 use crate::storage::querier::SeriesQuerier;
 use crate::storage::wal::Wal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -396,6 +398,7 @@ pub fn merge_series(head: Vec<Series>, blocks: Vec<Series>) -> Vec<Series> {
                     labels: s.labels.clone(),
                     samples: crate::storage::head::series::merge_sorted(s.samples, older.samples),
                     histograms: merge_histograms(s.histograms, older.histograms),
+                    start_timestamps: merge_start_timestamps(s.start_timestamps, older.start_timestamps),
                 };
                 by_labels.insert(merged.labels.clone(), merged);
             }

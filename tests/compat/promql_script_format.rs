@@ -13,6 +13,9 @@ pub struct SeriesLine {
     pub values: Vec<Point>,
     /// The line used `{{…}}` native-histogram notation.
     pub native: bool,
+    /// From a preceding `metric@st <offsets>` line: per position, the start timestamp as an
+    /// offset from the sample's own timestamp (`None`: no start timestamp).
+    pub start_offsets: Vec<Option<i64>>,
 }
 
 #[derive(Debug)]
@@ -299,7 +302,73 @@ fn split_increment(head: &str) -> Option<(f64, f64)> {
 pub fn parse_series_line(line: &str) -> Option<SeriesLine> {
     let (labels, rest) = parse_metric(line)?;
     let (values, native) = parse_values(&rest)?;
-    Some(SeriesLine { labels, values, native })
+    Some(SeriesLine {
+        labels,
+        values,
+        native,
+        start_offsets: Vec::new(),
+    })
+}
+
+/// A `metric{…}@st <offsets>` line: the metric and its start-timestamp offsets.
+pub fn parse_start_timestamp_line(line: &str) -> Option<(Labels, Vec<Option<i64>>)> {
+    let space = line.find(char::is_whitespace)?;
+    let brace_end = line.find('}').map_or(0, |i| i + 1);
+    // The metric may contain spaces inside its braces; `@st` follows the metric directly.
+    let at = line.get(brace_end.min(space)..)?.find("@st")? + brace_end.min(space);
+    let (labels, rest) = parse_metric(line.get(..at)?)?;
+    if !rest.trim().is_empty() {
+        return None;
+    }
+    let mut offsets = Vec::new();
+    for item in line.get(at + 3..)?.split_whitespace() {
+        offsets.extend(parse_start_timestamp_item(item)?);
+    }
+    Some((labels, offsets))
+}
+
+/// One item of an `@st` sequence: `_`, `_xN`, `<dur>`, `<dur>xN`, `<dur>+<dur>xN`,
+/// `<dur>-<dur>xN` (durations with an optional sign).
+fn parse_start_timestamp_item(item: &str) -> Option<Vec<Option<i64>>> {
+    if item == "_" {
+        return Some(vec![None]);
+    }
+    if let Some(n) = item.strip_prefix("_x") {
+        return Some(vec![None; n.parse().ok()?]);
+    }
+    let (base, rest) = duration_prefix(item)?;
+    if rest.is_empty() {
+        return Some(vec![Some(base)]);
+    }
+    if let Some(n) = rest.strip_prefix('x') {
+        let n: usize = n.parse().ok()?;
+        return Some(vec![Some(base); n + 1]);
+    }
+    let negative = rest.starts_with('-');
+    let (delta, rest) = duration_prefix(rest.get(1..)?)?;
+    let delta = if negative { -delta } else { delta };
+    let n: usize = rest.strip_prefix('x')?.parse().ok()?;
+    Some((0..=n as i64).map(|i| Some(base + i * delta)).collect())
+}
+
+/// A signed duration at the start of `s` (the unit ends before an `x`, `+` or `-`).
+fn duration_prefix(s: &str) -> Option<(i64, &str)> {
+    let (negative, body) = match s.as_bytes().first()? {
+        b'-' => (true, s.get(1..)?),
+        b'+' => (false, s.get(1..)?),
+        _ => (false, s),
+    };
+    let digits = body.chars().take_while(|c| c.is_ascii_digit()).count();
+    let unit = body
+        .get(digits..)?
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() && *c != 'x')
+        .count();
+    if digits == 0 {
+        return None;
+    }
+    let ms = parse_duration(body.get(..digits + unit)?)?;
+    Some((if negative { -ms } else { ms }, body.get(digits + unit..)?))
 }
 
 fn unquote(s: &str) -> Option<String> {
@@ -353,11 +422,26 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
                 .ok_or(format!("line {}: bad load interval", i + 1))?;
             let mut series = Vec::new();
             i += 1;
+            let mut pending_starts: Option<(Labels, Vec<Option<i64>>)> = None;
             while i < lines.len() && !lines[i].is_empty() {
-                if !lines[i].contains("@st ") {
-                    let s = parse_series_line(&lines[i]).ok_or(format!("line {}: bad series {}", i + 1, lines[i]))?;
-                    series.push(s);
+                if lines[i].contains("@st ") {
+                    let parsed = parse_start_timestamp_line(&lines[i]).ok_or(format!(
+                        "line {}: bad @st line {}",
+                        i + 1,
+                        lines[i]
+                    ))?;
+                    pending_starts = Some(parsed);
+                    i += 1;
+                    continue;
                 }
+                let mut s = parse_series_line(&lines[i]).ok_or(format!("line {}: bad series {}", i + 1, lines[i]))?;
+                if let Some((labels, offsets)) = pending_starts.take() {
+                    if labels != s.labels {
+                        return Err(format!("line {}: @st metric differs from the sample line's", i));
+                    }
+                    s.start_offsets = offsets;
+                }
+                series.push(s);
                 i += 1;
             }
             cmds.push(Command::Load {

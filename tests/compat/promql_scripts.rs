@@ -8,7 +8,7 @@ use format::{Command, Eval, Expect, Expected, SeriesLine};
 use heimsight::promql::{Engine, EngineOptions, PromqlError, QueryOptions, QueryResult, Value};
 use heimsight::storage::Labels;
 use heimsight::storage::memory::MemorySeriesSet;
-use heimsight::storage::model::Sample;
+use heimsight::storage::model::{Sample, StartTimestamp};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -65,7 +65,19 @@ fn load(store: &mut MemorySeriesSet, interval: i64, series: &[SeriesLine]) {
                 })
             })
             .collect();
+        // Prometheus' loader: a start timestamp is the sample's time plus the offset, 0 = none.
+        let start_timestamps: Vec<StartTimestamp> = s
+            .start_offsets
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| s.values.get(*i).is_some_and(Option::is_some))
+            .filter_map(|(i, offset)| {
+                let t = i as i64 * interval;
+                offset.map(|o| StartTimestamp { t, st: t + o })
+            })
+            .collect();
         store.add_samples(s.labels.clone(), samples);
+        store.add_start_timestamps(s.labels.clone(), start_timestamps);
     }
 }
 
@@ -331,7 +343,10 @@ fn selects_any(query: &str, native: &[Labels]) -> bool {
     if native.is_empty() {
         return false;
     }
-    let Ok(expr) = promql_parser::parser::parse(query) else {
+    // `promql-parser` does not know the `anchored`/`smoothed` modifiers; the selectors are
+    // the same without them, which is all this check needs.
+    let plain = query.replace(" anchored", "").replace(" smoothed", "");
+    let Ok(expr) = promql_parser::parser::parse(&plain) else {
         return false;
     };
     let mut selectors = Vec::new();

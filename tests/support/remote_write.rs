@@ -89,6 +89,56 @@ pub fn encode_v2(series: &[SeriesV2]) -> Vec<u8> {
     snappy(&WriteRequestV2 { symbols, timeseries }.encode_to_vec())
 }
 
+/// A remote write 2.0 series whose samples carry start timestamps:
+/// `(labels, [(timestamp_ms, value, start_timestamp_ms)])`.
+pub type SeriesV2WithStart<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, f64, i64)>);
+
+/// Builds a 2.0 request whose samples carry start timestamps.
+pub fn encode_v2_with_start(series: &[SeriesV2WithStart]) -> Vec<u8> {
+    let mut symbols = vec![String::new()];
+    let mut timeseries = Vec::new();
+    for (labels, samples) in series {
+        let mut labels_refs = Vec::new();
+        for text in labels.iter().flat_map(|(name, value)| [*name, *value]) {
+            let position = match symbols.iter().position(|s| s == text) {
+                Some(position) => position,
+                None => {
+                    symbols.push(text.to_string());
+                    symbols.len() - 1
+                }
+            };
+            labels_refs.push(position as u32);
+        }
+        timeseries.push(TimeSeriesV2 {
+            labels_refs,
+            samples: samples
+                .iter()
+                .map(|(timestamp, value, start)| super::prompb::SampleV2 {
+                    value: *value,
+                    timestamp: *timestamp,
+                    start_timestamp: *start,
+                })
+                .collect(),
+            metadata: None,
+        });
+    }
+    snappy(&WriteRequestV2 { symbols, timeseries }.encode_to_vec())
+}
+
+/// Posts a snappy-compressed 2.0 body with the headers a Prometheus 2.0 sender uses.
+pub fn post_v2(client: &reqwest::blocking::Client, base_url: &str, body: Vec<u8>) -> PushResponse {
+    post_raw(
+        client,
+        base_url,
+        body,
+        &[
+            ("Content-Type", CONTENT_TYPE_V2),
+            ("Content-Encoding", "snappy"),
+            ("X-Prometheus-Remote-Write-Version", "2.0.0"),
+        ],
+    )
+}
+
 /// Posts a remote-write body with the headers a Prometheus 1.0 sender uses.
 pub fn push_v1(client: &reqwest::blocking::Client, base_url: &str, request: &WriteRequest) -> PushResponse {
     post_raw(

@@ -12,7 +12,10 @@ use crate::prom_api::remote_write::histogram::convert_histogram;
 use crate::prom_api::remote_write::series_labels::{RawLabel, format_labels, validate_series_labels};
 use crate::server::Limits;
 use crate::storage::Labels;
-use crate::storage::model::{AppendBatch, Exemplar, HistogramSample, MetricMetadata, MetricType, Sample, SeriesAppend};
+use crate::storage::model::{
+    AppendBatch, Exemplar, HistogramSample, MetricMetadata, MetricType, Sample, SeriesAppend, StartTimestamp,
+    normalize_start_timestamps,
+};
 use std::collections::BTreeMap;
 
 /// Prometheus' `storage.ErrOutOfBounds` wrapped by its remote-write appender.
@@ -229,13 +232,30 @@ pub fn convert_v2(
                 t: s.timestamp,
                 v: s.value,
             });
+            if start != 0 {
+                series.start_timestamps.push(StartTimestamp {
+                    t: s.timestamp,
+                    st: start,
+                });
+            }
         }
         for h in &ts.histograms {
             match accept_histogram(h, max_time) {
-                Ok(sample) => series.histograms.push(sample),
+                Ok(sample) => {
+                    let start = if h.start_timestamp != 0 {
+                        h.start_timestamp
+                    } else {
+                        ts.created_timestamp
+                    };
+                    if start != 0 {
+                        series.start_timestamps.push(StartTimestamp { t: sample.t, st: start });
+                    }
+                    series.histograms.push(sample);
+                }
                 Err(e) => out.errors.add(|| format!("{e} for series {}", shown())),
             }
         }
+        normalize_start_timestamps(&mut series.start_timestamps);
         for e in &ts.exemplars {
             let raw = match desymbolize(&e.labels_refs, symbols) {
                 Ok(raw) => raw,

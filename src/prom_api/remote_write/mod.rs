@@ -73,6 +73,11 @@ async fn read_and_decompress(headers: &HeaderMap, body: Body, limits: &Limits) -
     body::snappy_decode(&compressed, limits.max_request_body_bytes)
 }
 
+/// How much of a too-large body is still read (and discarded) before answering 413. A sender
+/// that is still writing when the connection closes sees a reset instead of the answer;
+/// reading a bounded tail lets a body somewhat over the limit get its 413, at no memory cost.
+const OVERSIZED_BODY_DRAIN_BYTES: usize = 8 * 1024 * 1024;
+
 /// Reads at most `limit` bytes, refusing (413) a longer body without buffering the rest.
 pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, HttpFailure> {
     let mut stream = body.into_data_stream();
@@ -80,6 +85,13 @@ pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, Ht
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| HttpFailure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
         if out.len() + chunk.len() > limit {
+            let mut drained = chunk.len();
+            while drained < OVERSIZED_BODY_DRAIN_BYTES {
+                match stream.next().await {
+                    Some(Ok(more)) => drained += more.len(),
+                    _ => break,
+                }
+            }
             return Err(body::body_too_large(limit));
         }
         out.extend_from_slice(&chunk);

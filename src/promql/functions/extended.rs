@@ -167,6 +167,7 @@ mod tests {
     fn window(points: &[(i64, f64)], range_start: i64, range_end: i64) -> ExtendedWindow<'_> {
         ExtendedWindow {
             points,
+            start_timestamps: &[],
             range_start,
             range_end,
         }

@@ -23,4 +23,5 @@ pub mod math;
 mod over_time;
 pub mod range;
 mod rate;
+pub mod start_time;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! The `*_over_time` aggregations and `changes`/`resets`: one value from all float points
 //! of a window, with Prometheus' NaN and overflow behaviour.
 
+use super::start_time;
 use super::stats::{Mean, kahan_sum_inc, quantile};
 
 /// Number of times the value changed; NaN followed by NaN is no change.
@@ -16,8 +17,21 @@ pub(super) fn changes(points: &[(i64, f64)]) -> f64 {
 }
 
 /// Number of counter resets: decreases between consecutive points.
-pub(super) fn resets(points: &[(i64, f64)]) -> f64 {
-    points.windows(2).filter(|pair| pair[1].1 < pair[0].1).count() as f64
+pub(super) fn resets(points: &[(i64, f64)], start_timestamps: &[i64]) -> f64 {
+    let mut count = 0;
+    for i in 1..points.len() {
+        let (Some(&(prev_t, prev_v)), Some(&(t, v))) = (points.get(i - 1), points.get(i)) else {
+            continue;
+        };
+        let (prev_st, st) = (
+            start_time::at(start_timestamps, i - 1),
+            start_time::at(start_timestamps, i),
+        );
+        if v < prev_v || start_time::is_reset(prev_st, prev_t, st, t) {
+            count += 1;
+        }
+    }
+    count as f64
 }
 
 /// Kahan-compensated sum; an infinite sum is returned as is (adding the compensation could
@@ -357,6 +371,7 @@ mod tests {
         let s = load(10_000, &[1.0, 2.0]);
         let empty = RangeWindow {
             points: &[],
+            start_timestamps: &[],
             range_start: 0,
             range_end: 1000,
         };

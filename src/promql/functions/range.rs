@@ -14,6 +14,8 @@ use super::stats::{quantile, variance};
 #[derive(Clone, Copy, Debug)]
 pub struct RangeWindow<'a> {
     pub points: &'a [(i64, f64)],
+    /// The start timestamp of each point (0: unknown), or empty when none has one.
+    pub start_timestamps: &'a [i64],
     pub range_start: i64,
     pub range_end: i64,
 }
@@ -53,8 +55,8 @@ pub fn call_at(
         "rate" => rate::extrapolated_rate(window, true, true),
         "increase" => rate::extrapolated_rate(window, true, false),
         "delta" => rate::extrapolated_rate(window, false, false),
-        "irate" => rate::instant_value(points, true),
-        "idelta" => rate::instant_value(points, false),
+        "irate" => rate::instant_value(points, window.start_timestamps, true),
+        "idelta" => rate::instant_value(points, &[], false),
         "deriv" => rate::deriv(points),
         "predict_linear" => rate::predict_linear(points, eval_time_ms, scalar_arg(name, scalar_args, 0)?),
         "double_exponential_smoothing" => {
@@ -63,7 +65,7 @@ pub fn call_at(
             return rate::double_exponential_smoothing(points, sf, tf);
         }
         "changes" => Some(changes(points)),
-        "resets" => Some(resets(points)),
+        "resets" => Some(resets(points, window.start_timestamps)),
         "avg_over_time" => Some(avg_over_time(points)),
         "sum_over_time" => Some(sum_over_time(points)),
         "count_over_time" => Some(points.len() as f64),
@@ -162,6 +164,7 @@ pub(super) mod test_support {
         let to = points.partition_point(|&(t, _)| t <= at_ms);
         RangeWindow {
             points: &points[from..to.max(from)],
+            start_timestamps: &[],
             range_start,
             range_end: at_ms,
         }

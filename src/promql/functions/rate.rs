@@ -2,10 +2,13 @@
 //! `idelta` (last two points), `deriv`, `predict_linear` (least squares) and
 //! `double_exponential_smoothing`.
 //!
-//! These only see float points. Prometheus' start-timestamp ("created timestamp") handling
-//! and native histograms are outside this module.
+//! These only see float points; native histograms are outside this module. Start
+//! ("created") timestamps, where the window has them, reveal counter resets to `rate`,
+//! `increase` and `irate`, and let `rate`/`increase` start from a known zero instead of
+//! extrapolating (see `start_time.rs`).
 
 use super::range::RangeWindow;
+use super::start_time;
 use super::stats::linear_regression;
 
 /// `rate`, `increase` and `delta` in Prometheus 3: the change between the first and last
@@ -19,16 +22,16 @@ use super::stats::linear_regression;
 pub(super) fn extrapolated_rate(window: RangeWindow<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
     let points = window.points;
     let (&(first_t, first_v), &(last_t, last_v)) = (points.first()?, points.last()?);
-    if points.len() < 2 {
-        return None;
-    }
+    // Start timestamps only ever matter for counters.
+    let sts = if is_counter { window.start_timestamps } else { &[] };
 
     let mut result = last_v - first_v;
     if is_counter {
-        for pair in points.windows(2) {
-            if let [(_, prev), (_, curr)] = pair
-                && curr < prev
-            {
+        for i in 1..points.len() {
+            let (Some(&(prev_t, prev)), Some(&(t, curr))) = (points.get(i - 1), points.get(i)) else {
+                continue;
+            };
+            if curr < prev || start_time::is_reset(start_time::at(sts, i - 1), prev_t, start_time::at(sts, i), t) {
                 result += prev;
             }
         }
@@ -36,17 +39,34 @@ pub(super) fn extrapolated_rate(window: RangeWindow<'_>, is_counter: bool, is_ra
 
     let mut duration_to_start = (first_t - window.range_start) as f64 / 1000.0;
     let mut duration_to_end = (window.range_end - last_t) as f64 / 1000.0;
-    let sampled_interval = (last_t - first_t) as f64 / 1000.0;
-    let average_duration_between_samples = sampled_interval / (points.len() - 1) as f64;
+    let mut sampled_interval = (last_t - first_t) as f64 / 1000.0;
+    let intervals = points.len() - 1;
+    let average_duration_between_samples = if intervals > 0 {
+        sampled_interval / intervals as f64
+    } else {
+        0.0
+    };
     let extrapolation_threshold = average_duration_between_samples * 1.1;
 
-    if duration_to_start >= extrapolation_threshold {
-        duration_to_start = average_duration_between_samples / 2.0;
-    }
-    if is_counter && result > 0.0 && first_v >= 0.0 {
-        let duration_to_zero = sampled_interval * (first_v / result);
-        if duration_to_zero < duration_to_start {
-            duration_to_start = duration_to_zero;
+    let first_st = start_time::at(sts, 0);
+    if first_st != 0 && first_st > window.range_start && first_st < first_t {
+        // The first point's counter started inside the window: count from a zero there
+        // instead of extrapolating to the left. This works with a single point too (whose
+        // right side then is not extrapolated: with no interval there is no threshold).
+        duration_to_start = 0.0;
+        sampled_interval = (last_t - first_st) as f64 / 1000.0;
+        result += first_v;
+    } else if intervals == 0 {
+        return None;
+    } else {
+        if duration_to_start >= extrapolation_threshold {
+            duration_to_start = average_duration_between_samples / 2.0;
+        }
+        if is_counter && result > 0.0 && first_v >= 0.0 {
+            let duration_to_zero = sampled_interval * (first_v / result);
+            if duration_to_zero < duration_to_start {
+                duration_to_start = duration_to_zero;
+            }
         }
     }
     if duration_to_end >= extrapolation_threshold {
@@ -66,7 +86,7 @@ pub(super) fn extrapolated_rate(window: RangeWindow<'_>, is_counter: bool, is_ra
 /// `irate` (`is_rate`) and `idelta`: the difference of the last two points, per second for
 /// `irate`. A drop counts as a counter reset for `irate`, which then uses the last value
 /// alone. No result with fewer than two points or two points at the same instant.
-pub(super) fn instant_value(points: &[(i64, f64)], is_rate: bool) -> Option<f64> {
+pub(super) fn instant_value(points: &[(i64, f64)], start_timestamps: &[i64], is_rate: bool) -> Option<f64> {
     let [.., (prev_t, prev_v), (last_t, last_v)] = points else {
         return None;
     };
@@ -74,8 +94,15 @@ pub(super) fn instant_value(points: &[(i64, f64)], is_rate: bool) -> Option<f64>
     if sampled_interval_ms == 0 {
         return None;
     }
+    let last = points.len() - 1;
+    let st_reset = start_time::is_reset(
+        start_time::at(start_timestamps, last - 1),
+        *prev_t,
+        start_time::at(start_timestamps, last),
+        *last_t,
+    );
     // A NaN on either side is no reset: the difference (NaN) is reported.
-    let counter_reset = is_rate && last_v < prev_v;
+    let counter_reset = is_rate && (last_v < prev_v || st_reset);
     let mut result = if counter_reset { *last_v } else { last_v - prev_v };
     if is_rate {
         result /= sampled_interval_ms as f64 / 1000.0;
@@ -260,7 +287,7 @@ mod tests {
         let down = load(5 * M, &[0.0, 50.0, 100.0, 50.0]);
         assert!(close(at("idelta", &up, 20 * M, 20 * M, &[]), 50.0));
         assert!(close(at("idelta", &down, 20 * M, 20 * M, &[]), -50.0));
-        assert_eq!(instant_value(&[(1000, 1.0), (1000, 2.0)], true), None);
+        assert_eq!(instant_value(&[(1000, 1.0), (1000, 2.0)], &[], true), None);
     }
 
     #[test]
@@ -280,6 +307,7 @@ mod tests {
             .collect();
         let fixed = RangeWindow {
             points: &pts,
+            start_timestamps: &[],
             range_start: 3_000_000 - 55 * M,
             range_end: 3_000_000,
         };

@@ -72,6 +72,9 @@ pub struct SeriesEntry {
     pub histogram_count: u64,
     /// How the series' values map to the integer columns of `samples.parquet`.
     pub value_scale: ValueScale,
+    /// Rows of `start_timestamps.parquet` (0 when the series has none).
+    pub start_timestamp_offset: u64,
+    pub start_timestamp_count: u64,
 }
 
 impl SeriesEntry {
@@ -91,6 +94,7 @@ pub struct EncodedBlock {
     pub series: Vec<u8>,
     pub samples: Vec<u8>,
     pub histograms: Option<Vec<u8>>,
+    pub start_timestamps: Option<Vec<u8>>,
     pub series_count: u64,
     pub sample_count: u64,
     pub histogram_count: u64,
@@ -134,6 +138,12 @@ pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
     } else {
         None
     };
+    let has_start_timestamps = series.iter().any(|s| !s.start_timestamps.is_empty());
+    let start_timestamps = if has_start_timestamps {
+        Some(super::start_times::encode(series, base_properties())?)
+    } else {
+        None
+    };
     let index = encode_series_index(series, &scales)?;
     let min_t = series.iter().filter_map(series_min_t).min();
     let max_t = series.iter().filter_map(series_max_t).max();
@@ -141,6 +151,7 @@ pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
         series: index,
         samples,
         histograms,
+        start_timestamps,
         series_count: series.len() as u64,
         sample_count: series.iter().map(|s| s.samples.len() as u64).sum(),
         histogram_count: series.iter().map(|s| s.histograms.len() as u64).sum(),
@@ -210,6 +221,9 @@ fn encode_series_index(series: &[Series], scales: &[ValueScale]) -> EncodeResult
     let mut sample_counts = Vec::with_capacity(series.len());
     let mut histogram_offsets = Vec::with_capacity(series.len());
     let mut histogram_counts = Vec::with_capacity(series.len());
+    let mut start_offsets = Vec::with_capacity(series.len());
+    let mut start_counts = Vec::with_capacity(series.len());
+    let mut start_offset = 0u64;
     let mut ids = Vec::with_capacity(series.len());
     let decimals: Vec<u8> = scales.iter().map(|s| s.decimals).collect();
     let quanta: Vec<i64> = scales.iter().map(|s| s.quantum).collect();
@@ -230,6 +244,9 @@ fn encode_series_index(series: &[Series], scales: &[ValueScale]) -> EncodeResult
         histogram_counts.push(s.histograms.len() as u64);
         sample_offset += s.samples.len() as u64;
         histogram_offset += s.histograms.len() as u64;
+        start_offsets.push(start_offset);
+        start_counts.push(s.start_timestamps.len() as u64);
+        start_offset += s.start_timestamps.len() as u64;
     }
     let labels = labels.finish();
     let schema = Arc::new(Schema::new(vec![
@@ -244,6 +261,8 @@ fn encode_series_index(series: &[Series], scales: &[ValueScale]) -> EncodeResult
         Field::new("histogram_count", DataType::UInt64, false),
         Field::new("v_decimals", DataType::UInt8, false),
         Field::new("v_quantum", DataType::Int64, false),
+        Field::new("start_timestamp_offset", DataType::UInt64, false),
+        Field::new("start_timestamp_count", DataType::UInt64, false),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt32Array::from(ids)),
@@ -257,6 +276,8 @@ fn encode_series_index(series: &[Series], scales: &[ValueScale]) -> EncodeResult
         Arc::new(UInt64Array::from(histogram_counts)),
         Arc::new(UInt8Array::from(decimals)),
         Arc::new(Int64Array::from(quanta)),
+        Arc::new(UInt64Array::from(start_offsets)),
+        Arc::new(UInt64Array::from(start_counts)),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| e.to_string())?;
     let mut props = base_properties().set_max_row_group_row_count(Some(BATCH_ROWS));
@@ -268,6 +289,7 @@ fn encode_series_index(series: &[Series], scales: &[ValueScale]) -> EncodeResult
         "sample_offset",
         "sample_count",
         "histogram_offset",
+        "start_timestamp_offset",
     ] {
         props = props
             .set_column_dictionary_enabled(ColumnPath::from(name), false)
@@ -322,6 +344,8 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
     let histogram_counts = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_count")?;
     let decimals = column::<PrimitiveArray<UInt8Type>>(batch, "v_decimals")?;
     let quanta = column::<PrimitiveArray<Int64Type>>(batch, "v_quantum")?;
+    let start_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "start_timestamp_offset")?;
+    let start_counts = column::<PrimitiveArray<UInt64Type>>(batch, "start_timestamp_count")?;
     let offsets = labels.value_offsets();
     for row in 0..batch.num_rows() {
         if ids.is_null(row) || ids.value(row) as usize != entries.len() {
@@ -348,6 +372,8 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
             histogram_offset: histogram_offsets.value(row),
             histogram_count: histogram_counts.value(row),
             value_scale: ValueScale::validated(decimals.value(row), quanta.value(row))?,
+            start_timestamp_offset: start_offsets.value(row),
+            start_timestamp_count: start_counts.value(row),
         });
     }
     Ok(())

@@ -12,6 +12,7 @@ pub const META_FILE: &str = "meta.json";
 pub const SERIES_FILE: &str = "series.parquet";
 pub const SAMPLES_FILE: &str = "samples.parquet";
 pub const HISTOGRAMS_FILE: &str = "histograms.parquet";
+pub const START_TIMESTAMPS_FILE: &str = "start_timestamps.parquet";
 
 /// `<tenant>/metrics/`: every metrics block of one tenant.
 pub fn tenant_prefix(tenant: &str) -> Path {

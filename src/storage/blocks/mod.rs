@@ -68,6 +68,7 @@ mod query;
 mod reader;
 mod sample_codec;
 mod samples_file;
+mod start_times;
 mod write;
 
 #[cfg(test)]

@@ -3,15 +3,16 @@
 
 use super::bucket::object_store_error;
 use super::format::{BlockFile, SeriesEntry, SeriesIndex, decode_series_index};
-use super::layout::{self, HISTOGRAMS_FILE, SAMPLES_FILE, SERIES_FILE};
+use super::layout::{self, HISTOGRAMS_FILE, SAMPLES_FILE, SERIES_FILE, START_TIMESTAMPS_FILE};
 use super::reader::{load_metadata, read_row_ranges};
 use super::samples_file::decode_samples;
+use super::start_times;
 use super::{BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
 use crate::storage::histogram_codec::decode_histogram;
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{HistogramSample, Series};
+use crate::storage::model::{HistogramSample, Series, normalize_start_timestamps};
 use arrow::array::{Array, BinaryArray, Int64Array, UInt32Array};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -146,8 +147,7 @@ impl BlockStore {
             .iter()
             .map(|(_, entry)| Series {
                 labels: entry.labels.clone(),
-                samples: Vec::new(),
-                histograms: Vec::new(),
+                ..Series::default()
             })
             .collect();
         let ids: Vec<u32> = matched.iter().map(|(id, _)| *id).collect();
@@ -163,6 +163,12 @@ impl BlockStore {
             let path = layout::block_file(&block.meta.tenant, &block.meta.id, HISTOGRAMS_FILE);
             let batches = self.read_rows(block, HISTOGRAMS_FILE, &histogram_ranges).await?;
             distribute_histograms(path.as_ref(), &batches, &ids, &mut out, mint, maxt)?;
+        }
+        let start_ranges = row_ranges(&matched, |e| (e.start_timestamp_offset, e.start_timestamp_count));
+        if !start_ranges.is_empty() {
+            let path = layout::block_file(&block.meta.tenant, &block.meta.id, START_TIMESTAMPS_FILE);
+            let batches = self.read_rows(block, START_TIMESTAMPS_FILE, &start_ranges).await?;
+            start_times::distribute(path.as_ref(), &batches, &ids, &mut out, mint, maxt)?;
         }
         out.retain(|s| !s.samples.is_empty() || !s.histograms.is_empty());
         Ok(out)
@@ -274,14 +280,18 @@ fn row_ranges(matched: &[(u32, &SeriesEntry)], span: impl Fn(&SeriesEntry) -> (u
         .collect()
 }
 
-fn corrupt(what: &str, reason: &str) -> StorageError {
+pub(super) fn corrupt(what: &str, reason: &str) -> StorageError {
     StorageError::Corrupt {
         what: what.to_string(),
         reason: reason.to_string(),
     }
 }
 
-fn typed_column<'a, T: 'static>(batch: &'a RecordBatch, name: &str, what: &str) -> Result<&'a T, StorageError> {
+pub(super) fn typed_column<'a, T: 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+    what: &str,
+) -> Result<&'a T, StorageError> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
@@ -290,13 +300,17 @@ fn typed_column<'a, T: 'static>(batch: &'a RecordBatch, name: &str, what: &str) 
 
 /// Walks rows (which come in series order) and hands each to its series. A row whose series
 /// was not asked for means offsets and rows disagree: the file is corrupt.
-struct RowRouter<'a> {
+pub(super) struct RowRouter<'a> {
     ids: &'a [u32],
     position: usize,
 }
 
-impl RowRouter<'_> {
-    fn route(&mut self, id: u32, what: &str) -> Result<usize, StorageError> {
+impl<'a> RowRouter<'a> {
+    pub(super) fn new(ids: &'a [u32]) -> Self {
+        Self { ids, position: 0 }
+    }
+
+    pub(super) fn route(&mut self, id: u32, what: &str) -> Result<usize, StorageError> {
         while let Some(&current) = self.ids.get(self.position) {
             if current == id {
                 return Ok(self.position);
@@ -370,6 +384,7 @@ pub(super) fn merge_series(per_block: Vec<Vec<Series>>) -> Vec<Series> {
                     touched_twice = true;
                     existing.samples.extend(series.samples);
                     existing.histograms.extend(series.histograms);
+                    existing.start_timestamps.extend(series.start_timestamps);
                 }
                 None => {
                     merged.insert(series.labels.clone(), series);
@@ -388,6 +403,8 @@ pub(super) fn merge_series(per_block: Vec<Vec<Series>>) -> Vec<Series> {
                 series.histograms.sort_by_key(|h| h.t);
             }
             series.histograms.dedup_by_key(|h| h.t);
+            // Stable sort: the earlier block's entry stays first and wins, like its sample.
+            normalize_start_timestamps(&mut series.start_timestamps);
         }
     }
     out

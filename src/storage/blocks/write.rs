@@ -4,10 +4,12 @@
 use super::bucket::object_store_error;
 use super::cache::CachedBlock;
 use super::format::{self, BlockFile, FORMAT_VERSION, FileEntry};
-use super::layout::{self, HISTOGRAMS_FILE, META_FILE, METRICS_SIGNAL, SAMPLES_FILE, SERIES_FILE};
+use super::layout::{
+    self, HISTOGRAMS_FILE, META_FILE, METRICS_SIGNAL, SAMPLES_FILE, SERIES_FILE, START_TIMESTAMPS_FILE,
+};
 use super::{BlockMeta, BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
-use crate::storage::model::Series;
+use crate::storage::model::{Series, normalize_start_timestamps};
 use bytes::Bytes;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
@@ -50,6 +52,9 @@ impl BlockStore {
         ];
         if let Some(histograms) = encoded.histograms {
             files.push((HISTOGRAMS_FILE, Bytes::from(histograms)));
+        }
+        if let Some(start_timestamps) = encoded.start_timestamps {
+            files.push((START_TIMESTAMPS_FILE, Bytes::from(start_timestamps)));
         }
         let mut uploaded = Vec::new();
         for (name, bytes) in &files {
@@ -193,6 +198,7 @@ pub(super) fn normalize(mut series: Vec<Series>) -> Vec<Series> {
             Some(last) if last.labels == s.labels => {
                 last.samples.extend(s.samples);
                 last.histograms.extend(s.histograms);
+                last.start_timestamps.extend(s.start_timestamps);
             }
             _ => merged.push(s),
         }
@@ -206,6 +212,15 @@ pub(super) fn normalize(mut series: Vec<Series>) -> Vec<Series> {
             s.histograms.sort_by_key(|x| x.t);
         }
         s.histograms.dedup_by_key(|x| x.t);
+        normalize_start_timestamps(&mut s.start_timestamps);
+        // A start timestamp without its sample would have no meaning (and no row).
+        if !s.start_timestamps.is_empty() {
+            let (samples, histograms) = (&s.samples, &s.histograms);
+            s.start_timestamps.retain(|st| {
+                samples.binary_search_by_key(&st.t, |x| x.t).is_ok()
+                    || histograms.binary_search_by_key(&st.t, |x| x.t).is_ok()
+            });
+        }
     }
     merged
 }

@@ -8,13 +8,14 @@
 pub mod index;
 mod query;
 pub mod series;
+mod start_times;
 
 #[cfg(test)]
 mod tests;
 
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{AppendBatch, AppendStats, Exemplar, MetricMetadata, Series};
+use crate::storage::model::{AppendBatch, AppendStats, Exemplar, MetricMetadata, Series, StartTimestamp};
 use crate::storage::wal::{RefSample, WalRecord};
 use index::SeriesIndex;
 use series::{Admission, AppendBounds, MemSeries, Reject};
@@ -147,6 +148,7 @@ impl TenantHead {
         let mut new_series = Vec::new();
         let mut samples = Vec::new();
         let mut histograms = Vec::new();
+        let mut start_timestamps = Vec::new();
         let mut pending_exemplars = Vec::new();
         let mut max_t = i64::MIN;
         'series: for series_append in batch.series {
@@ -162,6 +164,7 @@ impl TenantHead {
             let Some(series) = inner.series.get_mut(&series_ref) else {
                 continue;
             };
+            let start_of = |t: i64| start_timestamp_at(&series_append.start_timestamps, t);
             for s in &series_append.samples {
                 match series.append_float(s.t, s.v, &bounds, block_duration) {
                     admission @ (Admission::InOrder | Admission::OutOfOrder) => {
@@ -170,6 +173,10 @@ impl TenantHead {
                             t: s.t,
                             v: s.v,
                         });
+                        if let Some(st) = start_of(s.t) {
+                            series.set_start_timestamp(s.t, st);
+                            start_timestamps.push((series_ref, StartTimestamp { t: s.t, st }));
+                        }
                         report.stats.samples += 1;
                         max_t = max_t.max(s.t);
                         if admission == Admission::OutOfOrder {
@@ -193,6 +200,10 @@ impl TenantHead {
                             report.out_of_order_accepted += 1;
                         }
                         histograms.push((series_ref, h.clone()));
+                        if let Some(st) = start_of(h.t) {
+                            series.set_start_timestamp(h.t, st);
+                            start_timestamps.push((series_ref, StartTimestamp { t: h.t, st }));
+                        }
                         report.stats.histograms += 1;
                         max_t = max_t.max(h.t);
                     }
@@ -269,6 +280,13 @@ impl TenantHead {
                 histograms,
             });
         }
+        // After the samples they belong to, so replay finds the samples in place.
+        if !start_timestamps.is_empty() {
+            records.push(WalRecord::StartTimestamps {
+                tenant: tenant.clone(),
+                start_timestamps,
+            });
+        }
         if !exemplars.is_empty() {
             records.push(WalRecord::Exemplars {
                 tenant: tenant.clone(),
@@ -343,6 +361,14 @@ impl TenantHead {
                     }
                     series.last_exemplar_t = Some(e.t);
                     inner.push_exemplar(head_ref, e);
+                }
+            }
+            WalRecord::StartTimestamps { start_timestamps, .. } => {
+                for (wal_ref, s) in start_timestamps {
+                    let Some(series) = refs.get(&wal_ref).and_then(|r| inner.series.get_mut(r)) else {
+                        continue;
+                    };
+                    series.set_start_timestamp(s.t, s.st);
                 }
             }
             WalRecord::Metadata { metadata, .. } => {
@@ -447,6 +473,15 @@ impl TenantHead {
             .map(|s| s.histograms_in(i64::MIN, i64::MAX).len())
             .sum()
     }
+}
+
+/// The start timestamp given for the sample at `t`, if any (`list` ascending by `t`).
+fn start_timestamp_at(list: &[StartTimestamp], t: i64) -> Option<i64> {
+    if list.is_empty() {
+        return None;
+    }
+    let i = list.binary_search_by_key(&t, |s| s.t).ok()?;
+    list.get(i).map(|s| s.st).filter(|&st| st != 0)
 }
 
 impl HeadInner {

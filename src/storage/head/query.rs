@@ -27,6 +27,7 @@ impl TenantHead {
                     labels: series.labels.clone(),
                     samples,
                     histograms,
+                    start_timestamps: series.start_timestamps_in(mint, maxt),
                 })
             })
             .collect();

@@ -2,9 +2,10 @@
 //! never straddle a block boundary (so cutting blocks drops whole chunks), out-of-order
 //! samples in a sorted side buffer, and native histograms as a sorted Vec.
 
+use super::start_times::StartTimes;
 use crate::storage::chunk::{MAX_SAMPLES_PER_CHUNK, XorChunk};
 use crate::storage::labels::Labels;
-use crate::storage::model::{HistogramSample, Sample};
+use crate::storage::model::{HistogramSample, Sample, StartTimestamp};
 
 /// What became of one appended sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,6 +79,8 @@ pub struct MemSeries {
     last_value_bits: u64,
     ooo: Vec<Sample>,
     histograms: Vec<HistogramSample>,
+    /// Boxed: most series never carry a start timestamp and should not pay for the field.
+    start_times: Option<Box<StartTimes>>,
     pub last_exemplar_t: Option<i64>,
 }
 
@@ -89,6 +92,7 @@ impl MemSeries {
             last_value_bits: 0,
             ooo: Vec::new(),
             histograms: Vec::new(),
+            start_times: None,
             last_exemplar_t: None,
         }
     }
@@ -255,6 +259,21 @@ impl MemSeries {
             .collect()
     }
 
+    /// Records the start timestamp of the sample just admitted at `t` (0: unknown, ignored).
+    pub fn set_start_timestamp(&mut self, t: i64, st: i64) {
+        if st == 0 {
+            return;
+        }
+        self.start_times.get_or_insert_with(Box::default).insert(t, st);
+    }
+
+    pub fn start_timestamps_in(&self, mint: i64, maxt: i64) -> Vec<StartTimestamp> {
+        match &self.start_times {
+            Some(list) => list.range(mint, maxt),
+            None => Vec::new(),
+        }
+    }
+
     /// Removes the float samples and histograms at exactly the given timestamps (those a
     /// block now holds). Anything that arrived since the block was read stays.
     pub fn remove_written(&mut self, float_ts: &[i64], histogram_ts: &[i64], block_duration: i64) {
@@ -286,6 +305,13 @@ impl MemSeries {
         }
         if !histogram_ts.is_empty() {
             self.histograms.retain(|h| histogram_ts.binary_search(&h.t).is_err());
+        }
+        if let Some(list) = self.start_times.as_mut() {
+            list.remove(float_ts);
+            list.remove(histogram_ts);
+            if list.is_empty() {
+                self.start_times = None;
+            }
         }
     }
 }

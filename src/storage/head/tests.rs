@@ -293,3 +293,44 @@ fn all_or_nothing_undoes_the_whole_batch() {
 fn series_append(l: Labels, samples: &[(i64, f64)]) -> SeriesAppend {
     batch(l, samples).series.remove(0)
 }
+
+#[test]
+fn start_timestamps_follow_admitted_samples_into_records_replay_and_undo() {
+    use crate::storage::model::StartTimestamp;
+    let st = |t: i64, st: i64| StartTimestamp { t, st };
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let l = labels("delta_total", "a");
+    let mut b = batch(l.clone(), &[(1000, 1.0), (2000, 1.0), (3000, 1.0)]);
+    b.series[0].start_timestamps = vec![st(1000, 500), st(3000, 2000)];
+    let (_, _, records) = append(&h, &next, b);
+    let logged: Vec<&WalRecord> = records
+        .iter()
+        .filter(|r| matches!(r, WalRecord::StartTimestamps { .. }))
+        .collect();
+    assert_eq!(logged.len(), 1, "{records:?}");
+    let all = |head: &TenantHead| head.select(&[], i64::MIN, i64::MAX)[0].start_timestamps.clone();
+    assert_eq!(all(&h), vec![st(1000, 500), st(3000, 2000)]);
+    assert_eq!(h.select(&[], 2000, 5000)[0].start_timestamps, vec![st(3000, 2000)]);
+
+    // A duplicate sample keeps the start timestamp it was stored with; a refused one adds none.
+    let mut again = batch(l.clone(), &[(3000, 1.0), (500, 1.0)]);
+    again.series[0].start_timestamps = vec![st(500, 1), st(3000, 2999)];
+    append(&h, &next, again);
+    assert_eq!(all(&h), vec![st(1000, 500), st(3000, 2000)]);
+
+    // Replaying the records rebuilds the same state.
+    let replayed = head(0);
+    let mut refs = HashMap::new();
+    for record in records {
+        replayed.replay(record, &mut refs);
+    }
+    assert_eq!(all(&replayed), all(&h));
+
+    // An all-or-nothing batch that fails takes its start timestamps back with its samples.
+    let mut doomed = batch(l.clone(), &[(4000, 1.0), (3500, 1.0)]);
+    doomed.series[0].start_timestamps = vec![st(3500, 3000), st(4000, 3500)];
+    let (report, _) = h.append(doomed, AppendMode::AllOrNothing, &next, |records| records);
+    assert!(report.first_rejection.is_some());
+    assert_eq!(all(&h), vec![st(1000, 500), st(3000, 2000)]);
+}

@@ -103,6 +103,20 @@ impl Storage {
                         .collect();
                     (!histograms.is_empty()).then_some(WalRecord::Histograms { tenant, histograms })
                 }
+                WalRecord::StartTimestamps {
+                    tenant,
+                    start_timestamps,
+                } => {
+                    let start_timestamps: Vec<_> = start_timestamps
+                        .into_iter()
+                        .map(|(r, s)| (resolve(r), s))
+                        .filter(|(r, s)| s.t >= cut_before && live.contains(r))
+                        .collect();
+                    (!start_timestamps.is_empty()).then_some(WalRecord::StartTimestamps {
+                        tenant,
+                        start_timestamps,
+                    })
+                }
                 // Rebuilt from the heads in `base`.
                 WalRecord::Series { .. } | WalRecord::Metadata { .. } | WalRecord::Exemplars { .. } => None,
             }
@@ -139,6 +153,12 @@ fn split_by_range(data: Vec<Series>, block_duration: i64) -> BTreeMap<i64, Vec<S
                 .histograms
                 .push(h);
         }
+        // Every start timestamp belongs to a sample above, so its part exists.
+        for st in series.start_timestamps {
+            if let Some(part) = parts.get_mut(&block_start(st.t, block_duration)) {
+                part.start_timestamps.push(st);
+            }
+        }
         for (start, part) in parts {
             ranges.entry(start).or_default().push(part);
         }
@@ -150,19 +170,24 @@ fn split_by_range(data: Vec<Series>, block_duration: i64) -> BTreeMap<i64, Vec<S
 mod tests {
     use super::*;
     use crate::storage::labels::Labels;
-    use crate::storage::model::Sample;
+    use crate::storage::model::{Sample, StartTimestamp};
 
     #[test]
     fn split_by_range_aligns_to_block_boundaries() {
         let series = |name: &str, ts: &[i64]| Series {
             labels: Labels::from_pairs([("__name__", name)]),
             samples: ts.iter().map(|t| Sample { t: *t, v: 1.0 }).collect(),
-            histograms: Vec::new(),
+            start_timestamps: ts.iter().map(|t| StartTimestamp { t: *t, st: t - 1 }).collect(),
+            ..Series::default()
         };
         let ranges = split_by_range(vec![series("a", &[-1, 0, 99, 100]), series("b", &[150])], 100);
         let keys: Vec<i64> = ranges.keys().copied().collect();
         assert_eq!(keys, vec![-100, 0, 100]);
         assert_eq!(ranges[&0][0].samples.len(), 2);
+        assert_eq!(
+            ranges[&0][0].start_timestamps,
+            vec![StartTimestamp { t: 0, st: -1 }, StartTimestamp { t: 99, st: 98 }]
+        );
         let names: Vec<&str> = ranges[&100].iter().filter_map(|s| s.labels.metric_name()).collect();
         assert_eq!(names, vec!["a", "b"]);
     }

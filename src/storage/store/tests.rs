@@ -306,6 +306,7 @@ fn merge_prefers_head_samples() {
         labels: l.clone(),
         samples: vec![Sample { t: 2, v: 20.0 }, Sample { t: 3, v: 30.0 }],
         histograms: Vec::new(),
+        start_timestamps: Vec::new(),
     }];
     let other = Labels::from_pairs([("a", "0")]);
     let blocks = vec![
@@ -313,11 +314,13 @@ fn merge_prefers_head_samples() {
             labels: other.clone(),
             samples: vec![Sample { t: 1, v: 0.0 }],
             histograms: Vec::new(),
+            start_timestamps: Vec::new(),
         },
         Series {
             labels: l.clone(),
             samples: vec![Sample { t: 1, v: 1.0 }, Sample { t: 2, v: 2.0 }],
             histograms: Vec::new(),
+            start_timestamps: Vec::new(),
         },
     ];
     let merged = merge_series(head, blocks);

@@ -4,7 +4,7 @@
 
 use crate::storage::histogram_codec::{decode_histogram, encode_histogram};
 use crate::storage::labels::Labels;
-use crate::storage::model::{Exemplar, HistogramSample, MetricMetadata, MetricType, NativeHistogram};
+use crate::storage::model::{Exemplar, HistogramSample, MetricMetadata, MetricType, NativeHistogram, StartTimestamp};
 
 /// Type byte of each record kind. Log entries and spans are reserved so that every signal
 /// shares this WAL; a reader that does not know a type skips the record.
@@ -14,6 +14,7 @@ pub mod kind {
     pub const HISTOGRAMS: u8 = 3;
     pub const EXEMPLARS: u8 = 4;
     pub const METADATA: u8 = 5;
+    pub const START_TIMESTAMPS: u8 = 6;
     pub const LOG_ENTRIES: u8 = 16;
     pub const SPANS: u8 = 17;
 }
@@ -49,6 +50,11 @@ pub enum WalRecord {
         tenant: String,
         metadata: Vec<MetricMetadata>,
     },
+    /// Start timestamps of samples or histograms logged in the same batch, after them.
+    StartTimestamps {
+        tenant: String,
+        start_timestamps: Vec<(u64, StartTimestamp)>,
+    },
 }
 
 impl WalRecord {
@@ -61,6 +67,7 @@ impl WalRecord {
             WalRecord::Samples { samples, .. } => samples.iter().map(|s| s.series_ref).max(),
             WalRecord::Histograms { histograms, .. } => histograms.iter().map(|(r, _)| *r).max(),
             WalRecord::Exemplars { exemplars, .. } => exemplars.iter().map(|(r, _)| *r).max(),
+            WalRecord::StartTimestamps { start_timestamps, .. } => start_timestamps.iter().map(|(r, _)| *r).max(),
             WalRecord::Metadata { .. } => None,
         }
     }
@@ -84,6 +91,7 @@ impl WalRecord {
             WalRecord::Histograms { .. } => kind::HISTOGRAMS,
             WalRecord::Exemplars { .. } => kind::EXEMPLARS,
             WalRecord::Metadata { .. } => kind::METADATA,
+            WalRecord::StartTimestamps { .. } => kind::START_TIMESTAMPS,
         }
     }
 
@@ -93,7 +101,8 @@ impl WalRecord {
             | WalRecord::Samples { tenant, .. }
             | WalRecord::Histograms { tenant, .. }
             | WalRecord::Exemplars { tenant, .. }
-            | WalRecord::Metadata { tenant, .. } => tenant,
+            | WalRecord::Metadata { tenant, .. }
+            | WalRecord::StartTimestamps { tenant, .. } => tenant,
         }
     }
 
@@ -132,6 +141,14 @@ impl WalRecord {
                     w.labels(&e.labels);
                     w.f64(e.value);
                     w.varint(e.t);
+                }
+            }
+            WalRecord::StartTimestamps { start_timestamps, .. } => {
+                w.uvarint(start_timestamps.len() as u64);
+                for (series_ref, s) in start_timestamps {
+                    w.uvarint(*series_ref);
+                    w.varint(s.t);
+                    w.varint(s.st);
                 }
             }
             WalRecord::Metadata { metadata, .. } => {
@@ -211,6 +228,20 @@ impl WalRecord {
                     });
                 }
                 WalRecord::Metadata { tenant, metadata }
+            }
+            kind::START_TIMESTAMPS => {
+                let n = r.count()?;
+                let mut start_timestamps = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let series_ref = r.uvarint()?;
+                    let t = r.varint()?;
+                    let st = r.varint()?;
+                    start_timestamps.push((series_ref, StartTimestamp { t, st }));
+                }
+                WalRecord::StartTimestamps {
+                    tenant,
+                    start_timestamps,
+                }
             }
             other => return Err(RecordError::UnknownType(other)),
         };
@@ -429,6 +460,19 @@ mod tests {
                         t: 99,
                     },
                 )],
+            },
+            WalRecord::StartTimestamps {
+                tenant: "t1".into(),
+                start_timestamps: vec![
+                    (7, StartTimestamp { t: 60_000, st: 1 }),
+                    (
+                        u64::MAX,
+                        StartTimestamp {
+                            t: i64::MIN,
+                            st: i64::MAX,
+                        },
+                    ),
+                ],
             },
             WalRecord::Metadata {
                 tenant: "t".into(),

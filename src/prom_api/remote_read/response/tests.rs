@@ -35,6 +35,7 @@ fn series(name: &str, n: usize) -> Series {
             })
             .collect(),
         histograms: vec![],
+        start_timestamps: Vec::new(),
     }
 }
 
@@ -139,6 +140,7 @@ fn histograms_go_back_to_their_wire_form() {
         labels: Labels::from_pairs([("__name__", "h")]),
         samples: vec![],
         histograms: vec![HistogramSample { t: 9, h }],
+        start_timestamps: Vec::new(),
     };
     let result = to_query_result(&[s], 0).unwrap();
     let proto = &result.timeseries[0].histograms[0];

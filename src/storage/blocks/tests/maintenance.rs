@@ -138,3 +138,71 @@ async fn a_merged_block_hides_its_sources_even_before_they_are_deleted() {
     fresh.compact("t").await.unwrap();
     assert!(!fx.block_file("t", &source.id, META_FILE).exists());
 }
+
+#[tokio::test]
+async fn start_timestamps_round_trip_through_blocks_and_compaction() {
+    use crate::storage::model::StartTimestamp;
+    let fx = Fixture::new();
+    let store = fx.open("cache").await;
+    // Three blocks in the first 6 h window (compacted), one in the next (so the window is
+    // complete).
+    for block in 0..4 {
+        let start = block * 2 * HOUR;
+        let samples: Vec<(i64, f64)> = (0..10).map(|i| (start + i * 60_000, 1.0)).collect();
+        let mut delta = series(&[("__name__", "d"), ("job", "a")], &samples);
+        // Every sample but the fourth has a start timestamp, half an interval back (never 0,
+        // which would mean "none").
+        delta.start_timestamps = samples
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(_, &(t, _))| StartTimestamp { t, st: t - 30_000 })
+            .collect();
+        let plain = series(&[("__name__", "p"), ("job", "a")], &samples);
+        store
+            .write_metrics_block("t", vec![delta, plain], start, start + 2 * HOUR - 1)
+            .await
+            .unwrap();
+    }
+    let check = |result: &[Series], what: &str| {
+        let d = result.iter().find(|s| s.labels.metric_name() == Some("d")).unwrap();
+        let p = result.iter().find(|s| s.labels.metric_name() == Some("p")).unwrap();
+        assert!(p.start_timestamps.is_empty(), "{what}");
+        assert_eq!(d.start_timestamps.len(), 4 * 9, "{what}");
+        assert!(d.start_timestamps.iter().all(|s| s.st == s.t - 30_000), "{what}");
+        assert!(
+            !d.start_timestamps.iter().any(|s| s.t % (2 * HOUR) == 3 * 60_000),
+            "{what}"
+        );
+    };
+    let before = store.select("t", &[], i64::MIN, i64::MAX).await.unwrap();
+    check(&before, "before compaction");
+    // A time range cuts start timestamps like samples.
+    let part = store
+        .select("t", &[eq("__name__", "d")], 2 * HOUR, 2 * HOUR + 2 * 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        part[0].start_timestamps,
+        vec![
+            StartTimestamp {
+                t: 2 * HOUR,
+                st: 2 * HOUR - 30_000
+            },
+            StartTimestamp {
+                t: 2 * HOUR + 60_000,
+                st: 2 * HOUR + 30_000
+            },
+            StartTimestamp {
+                t: 2 * HOUR + 2 * 60_000,
+                st: 2 * HOUR + 90_000
+            },
+        ]
+    );
+
+    assert_eq!(store.compact("t").await.unwrap(), 1);
+    let fresh = fx.open("fresh").await;
+    let after = fresh.select("t", &[], i64::MIN, i64::MAX).await.unwrap();
+    check(&after, "after compaction");
+    assert_eq!(format!("{after:?}"), format!("{before:?}"));
+}

@@ -52,6 +52,7 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> Series {
         labels: Labels::from_pairs(pairs.iter().copied()),
         samples: samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
         histograms: Vec::new(),
+        start_timestamps: Vec::new(),
     }
 }
 

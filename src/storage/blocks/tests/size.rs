@@ -48,6 +48,7 @@ async fn bytes_per_sample_of_a_realistic_block() {
                     ]),
                     samples,
                     histograms: Vec::new(),
+                    start_timestamps: Vec::new(),
                 }
             })
             .collect()
