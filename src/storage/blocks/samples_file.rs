@@ -110,45 +110,88 @@ pub fn decode_samples(
     mint: i64,
     maxt: i64,
 ) -> Result<Vec<Vec<Sample>>, String> {
-    let mut out: Vec<Vec<Sample>> = series.iter().map(|_| Vec::new()).collect();
-    let mut targets = series
-        .iter()
-        .zip(out.iter_mut())
-        .filter(|((_, e), _)| e.sample_count > 0);
-    let mut current = targets.next();
-    let mut left = current.as_ref().map_or(0, |((_, e), _)| e.sample_count);
-    let mut decoder = current
-        .as_ref()
-        .map(|((_, e), _)| SeriesDecoder::new(e.min_t, e.value_scale));
+    let mut decoder = SamplesDecoder::new(series, mint, maxt);
     for batch in batches {
+        decoder.push(batch)?;
+    }
+    decoder.finish()
+}
+
+/// [`decode_samples`] batch by batch, for a reader that streams: rows may split anywhere
+/// between batches, series are still decoded from their first row on.
+pub struct SamplesDecoder<'a> {
+    series: &'a [(u32, &'a SeriesEntry)],
+    mint: i64,
+    maxt: i64,
+    out: Vec<Vec<Sample>>,
+    /// Position in `series` of the series being decoded (== len when done).
+    position: usize,
+    /// Rows of that series still to come.
+    left: u64,
+    values: SeriesDecoder,
+}
+
+impl<'a> SamplesDecoder<'a> {
+    pub fn new(series: &'a [(u32, &'a SeriesEntry)], mint: i64, maxt: i64) -> Self {
+        let mut decoder = Self {
+            series,
+            mint,
+            maxt,
+            out: series.iter().map(|_| Vec::new()).collect(),
+            position: 0,
+            left: 0,
+            values: SeriesDecoder::new(0, ValueScale::RAW),
+        };
+        decoder.start_series(0);
+        decoder
+    }
+
+    /// Moves to the first series at or after `position` that has samples.
+    fn start_series(&mut self, position: usize) {
+        self.position = position;
+        while let Some((_, entry)) = self.series.get(self.position) {
+            if entry.sample_count > 0 {
+                self.left = entry.sample_count;
+                self.values = SeriesDecoder::new(entry.min_t, entry.value_scale);
+                return;
+            }
+            self.position += 1;
+        }
+    }
+
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), String> {
         let ids = column::<UInt32Array>(batch, "series_id")?.values();
         let ts = column::<Int64Array>(batch, T_COLUMN)?.values();
         let lows = column::<UInt8Array>(batch, V_LOW_COLUMN)?.values();
         let highs = column::<Int64Array>(batch, V_HIGH_COLUMN)?.values();
         let ulps = column::<Int64Array>(batch, ULPS_COLUMN)?.values();
-        for ((((&id, &t), &low), &high), &u) in ids.iter().zip(ts).zip(lows).zip(highs).zip(ulps) {
-            let (Some(((expected, _), samples)), Some(series_decoder)) = (current.as_mut(), decoder.as_mut()) else {
+        let rows = ids.iter().zip(ts).zip(lows).zip(highs).zip(ulps);
+        for ((((&id, &t), &low), &high), &u) in rows {
+            let (Some((expected, _)), Some(samples)) =
+                (self.series.get(self.position), self.out.get_mut(self.position))
+            else {
                 return Err("more sample rows than the index lists".into());
             };
             if id != *expected {
                 return Err(format!("row of series {id} where series {expected} was expected"));
             }
-            let sample = series_decoder.next(t, (high << 8) | i64::from(low), u);
-            if sample.t >= mint && sample.t <= maxt {
+            let sample = self.values.next(t, (high << 8) | i64::from(low), u);
+            if sample.t >= self.mint && sample.t <= self.maxt {
                 samples.push(sample);
             }
-            left -= 1;
-            if left == 0 {
-                current = targets.next();
-                left = current.as_ref().map_or(0, |((_, e), _)| e.sample_count);
-                decoder = current
-                    .as_ref()
-                    .map(|((_, e), _)| SeriesDecoder::new(e.min_t, e.value_scale));
+            self.left -= 1;
+            if self.left == 0 {
+                self.start_series(self.position + 1);
             }
         }
+        Ok(())
     }
-    if current.is_some() {
-        return Err("fewer sample rows than the index lists".into());
+
+    /// Each series' samples, in the order of `series`.
+    pub fn finish(self) -> Result<Vec<Vec<Sample>>, String> {
+        if self.position < self.series.len() {
+            return Err("fewer sample rows than the index lists".into());
+        }
+        Ok(self.out)
     }
-    Ok(out)
 }
