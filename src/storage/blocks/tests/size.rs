@@ -102,7 +102,8 @@ async fn bytes_per_sample_of_a_realistic_block() {
             .collect();
         println!("{tenant}: {} bytes/sample", columns.join(", "));
     }
-    assert!(per_sample(&counter_meta) < 4.0);
+    // Integer counters scale to small integer deltas (1.09 B/sample measured; 1.97 as raw f64).
+    assert!(per_sample(&counter_meta) < 1.3);
 
     // One series out of a thousand, from a fresh process (cold cache): the index, the footer
     // and a few pages, not the samples file.
