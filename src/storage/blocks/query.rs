@@ -5,14 +5,15 @@ use super::bucket::object_store_error;
 use super::format::{BlockFile, SeriesEntry, SeriesIndex, decode_series_index};
 use super::layout::{self, HISTOGRAMS_FILE, SAMPLES_FILE, SERIES_FILE, START_TIMESTAMPS_FILE};
 use super::reader::{load_metadata, read_row_ranges};
+use super::samples_file::decode_samples;
 use super::start_times;
 use super::{BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
 use crate::storage::histogram_codec::decode_histogram;
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{HistogramSample, Sample, Series, normalize_start_timestamps};
-use arrow::array::{Array, BinaryArray, Float64Array, Int64Array, UInt32Array};
+use crate::storage::model::{HistogramSample, Series, normalize_start_timestamps};
+use arrow::array::{Array, BinaryArray, Int64Array, UInt32Array};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -155,7 +156,7 @@ impl BlockStore {
         if !sample_ranges.is_empty() {
             let path = layout::block_file(&block.meta.tenant, &block.meta.id, SAMPLES_FILE);
             let batches = self.read_rows(block, SAMPLES_FILE, &sample_ranges).await?;
-            distribute_samples(path.as_ref(), &batches, &ids, &mut out, mint, maxt)?;
+            distribute_samples(path.as_ref(), &batches, &matched, &mut out, mint, maxt)?;
         }
         let histogram_ranges = row_ranges(&matched, |e| (e.histogram_offset, e.histogram_count));
         if !histogram_ranges.is_empty() {
@@ -323,29 +324,18 @@ impl<'a> RowRouter<'a> {
     }
 }
 
+/// Samples are encoded per series (see `sample_codec`), so decoding lives beside the format.
 fn distribute_samples(
     what: &str,
     batches: &[RecordBatch],
-    ids: &[u32],
+    matched: &[(u32, &SeriesEntry)],
     out: &mut [Series],
     mint: i64,
     maxt: i64,
 ) -> Result<(), StorageError> {
-    let mut router = RowRouter { ids, position: 0 };
-    for batch in batches {
-        let series_ids = typed_column::<UInt32Array>(batch, "series_id", what)?;
-        let ts = typed_column::<Int64Array>(batch, "t", what)?;
-        let vs = typed_column::<Float64Array>(batch, "v", what)?;
-        for row in 0..batch.num_rows() {
-            let slot = router.route(series_ids.value(row), what)?;
-            let t = ts.value(row);
-            if t < mint || t > maxt {
-                continue;
-            }
-            if let Some(series) = out.get_mut(slot) {
-                series.samples.push(Sample { t, v: vs.value(row) });
-            }
-        }
+    let decoded = decode_samples(batches, matched, mint, maxt).map_err(|reason| corrupt(what, &reason))?;
+    for (series, samples) in out.iter_mut().zip(decoded) {
+        series.samples = samples;
     }
     Ok(())
 }
