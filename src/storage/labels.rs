@@ -122,15 +122,41 @@ impl Labels {
     /// A stable 64-bit hash (xxh3 over names and values with separators). Stable across
     /// versions and processes, so it may be persisted (series ids in the WAL and blocks).
     pub fn stable_hash(&self) -> u64 {
-        let mut buf = Vec::with_capacity(self.0.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
-        for label in &self.0 {
-            buf.extend_from_slice(label.name.as_bytes());
-            buf.push(0xff);
-            buf.extend_from_slice(label.value.as_bytes());
-            buf.push(0xff);
-        }
-        xxhash_rust::xxh3::xxh3_64(&buf)
+        hash_label_key(&self.key())
     }
+
+    /// The identity bytes of this set (see [`write_label_key`]).
+    pub fn key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.0.iter().map(|l| l.name.len() + l.value.len() + 2).sum());
+        write_label_key(&mut key, self.0.iter().map(|l| (l.name.as_bytes(), l.value.as_bytes())));
+        key
+    }
+}
+
+/// [`Labels::stable_hash`] of the label set made of `pairs` (sorted by name, unique, no empty
+/// values).
+pub fn hash_label_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut key = Vec::new();
+    write_label_key(&mut key, pairs.into_iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    xxhash_rust::xxh3::xxh3_64(&key)
+}
+
+/// Appends the identity bytes of the label set made of `pairs` (UTF-8 names and values,
+/// sorted by name, unique, no empty values): every name and value followed by 0xff. No UTF-8
+/// text contains 0xff, so two label sets have the same key exactly when they are equal; the
+/// stable hash is xxh3 of it.
+pub fn write_label_key<'a>(out: &mut Vec<u8>, pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
+    for (name, value) in pairs {
+        out.extend_from_slice(name);
+        out.push(0xff);
+        out.extend_from_slice(value);
+        out.push(0xff);
+    }
+}
+
+/// The stable hash of a key built by [`write_label_key`].
+pub fn hash_label_key(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
 }
 
 impl fmt::Display for Labels {
@@ -172,6 +198,27 @@ mod tests {
         let a = Labels::from_pairs([("ab", "c")]);
         let b = Labels::from_pairs([("a", "bc")]);
         assert_ne!(a.stable_hash(), b.stable_hash());
+    }
+
+    #[test]
+    fn stable_hash_is_xxh3_of_the_separated_bytes() {
+        // The value is persisted: it must not change with how it is computed.
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+        let flat = b"__name__\xffup\xffjob\xffnode\xff";
+        assert_eq!(labels.stable_hash(), xxhash_rust::xxh3::xxh3_64(flat));
+        assert_eq!(
+            hash_label_pairs([("__name__", "up"), ("job", "node")]),
+            labels.stable_hash()
+        );
+    }
+
+    #[test]
+    fn keys_tell_label_sets_apart() {
+        let a = Labels::from_pairs([("a", "1"), ("b", "2")]);
+        let b = Labels::from_pairs([("a", "1b"), ("", "2")]);
+        assert_ne!(a.key(), b.key());
+        assert_eq!(a.key(), b"a\xff1\xffb\xff2\xff");
+        assert_eq!(hash_label_key(&a.key()), a.stable_hash());
     }
 
     #[test]

@@ -22,6 +22,6 @@ pub use config::{ObjectStoreConfig, StorageConfig};
 pub use error::StorageError;
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{LabelMatcher, MatchOp};
-pub use model::{AppendBatch, AppendStats, Sample, Series, SeriesAppend, StartTimestamp};
+pub use model::{AppendBatch, AppendStats, FloatBatch, Sample, Series, SeriesAppend, StartTimestamp};
 pub use querier::SeriesQuerier;
 pub use store::{Storage, StorageQuerier, StorageStats};

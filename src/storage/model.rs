@@ -151,6 +151,87 @@ pub struct AppendBatch {
     pub metadata: Vec<MetricMetadata>,
 }
 
+/// A label's name and value as UTF-8 bytes borrowed from a request.
+pub type LabelBytes<'a> = (&'a [u8], &'a [u8]);
+
+/// Float samples of many series whose labels borrow from a decoded request: remote write's
+/// common case. The head recognises series it already has from these borrowed labels, so a
+/// request for known series allocates no label strings at all; only a new series gets an
+/// owned [`Labels`]. Everything sits in three flat vectors, one allocation each per batch
+/// instead of several per series.
+///
+/// Names and values are bytes the caller has checked to be UTF-8: the hot path never needs
+/// them as `&str` (series are matched by bytes), and converting each one would mean
+/// validating it a second time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FloatBatch<'a> {
+    labels: Vec<LabelBytes<'a>>,
+    samples: Vec<Sample>,
+    /// Per series, the end of its run in `labels` and in `samples`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl<'a> FloatBatch<'a> {
+    /// Adds one series. `labels` must be UTF-8, sorted by name with unique names and no
+    /// empty values (what `Labels` holds); a series without samples is left out.
+    pub fn push_series(&mut self, labels: impl IntoIterator<Item = LabelBytes<'a>>, samples: &[Sample]) {
+        if samples.is_empty() {
+            return;
+        }
+        let start = self.labels.len();
+        self.labels.extend(labels);
+        debug_assert!(self.labels[start..].windows(2).all(|w| w[0].0 < w[1].0));
+        debug_assert!(self.labels[start..].iter().all(|(_, v)| !v.is_empty()));
+        self.samples.extend_from_slice(samples);
+        self.ends.push((self.labels.len(), self.samples.len()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn num_series(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Each series' labels and samples, in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = (&[LabelBytes<'a>], &[Sample])> + '_ {
+        let mut starts = (0usize, 0usize);
+        self.ends.iter().map(move |&(label_end, sample_end)| {
+            let labels = self.labels.get(starts.0..label_end).unwrap_or_default();
+            let samples = self.samples.get(starts.1..sample_end).unwrap_or_default();
+            starts = (label_end, sample_end);
+            (labels, samples)
+        })
+    }
+
+    /// The same content as an owned batch (for sinks that keep what they receive).
+    pub fn to_append_batch(&self) -> AppendBatch {
+        AppendBatch {
+            series: self
+                .iter()
+                .map(|(labels, samples)| SeriesAppend {
+                    labels: labels_from_bytes(labels),
+                    samples: samples.to_vec(),
+                    ..SeriesAppend::default()
+                })
+                .collect(),
+            ..AppendBatch::default()
+        }
+    }
+}
+
+/// An owned label set from the UTF-8 bytes a [`FloatBatch`] holds (lossless for UTF-8;
+/// anything else would show as U+FFFD rather than fail).
+pub fn labels_from_bytes(pairs: &[LabelBytes<'_>]) -> Labels {
+    Labels::from_pairs(pairs.iter().map(|(n, v)| {
+        (
+            String::from_utf8_lossy(n).into_owned(),
+            String::from_utf8_lossy(v).into_owned(),
+        )
+    }))
+}
+
 /// What an append stored, for the remote-write 2.0 `X-Prometheus-Remote-Write-*-Written`
 /// headers and self-monitoring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -197,4 +278,30 @@ pub fn normalize_start_timestamps(list: &mut Vec<StartTimestamp>) {
         list.sort_by_key(|s| s.t);
     }
     list.dedup_by_key(|s| s.t);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_batch_keeps_series_apart_and_skips_empty_ones() {
+        let mut batch = FloatBatch::default();
+        let a: [(&[u8], &[u8]); 2] = [(b"__name__", b"a"), (b"job", b"x")];
+        batch.push_series(a, &[Sample { t: 1, v: 1.0 }]);
+        batch.push_series([(&b"__name__"[..], &b"empty"[..])], &[]);
+        batch.push_series(
+            [(&b"__name__"[..], &b"b"[..])],
+            &[Sample { t: 2, v: 2.0 }, Sample { t: 3, v: 3.0 }],
+        );
+        assert_eq!(batch.num_series(), 2);
+        let seen: Vec<(usize, usize)> = batch.iter().map(|(l, s)| (l.len(), s.len())).collect();
+        assert_eq!(seen, vec![(2, 1), (1, 2)]);
+        let owned = batch.to_append_batch();
+        assert_eq!(owned.series[0].labels.to_string(), r#"{__name__="a", job="x"}"#);
+        assert_eq!(
+            owned.series[1].samples,
+            vec![Sample { t: 2, v: 2.0 }, Sample { t: 3, v: 3.0 }]
+        );
+    }
 }

@@ -21,7 +21,7 @@ use crate::storage::head::{HeadOptions, TenantHead};
 use crate::storage::labels::Labels;
 use crate::storage::matcher::LabelMatcher;
 use crate::storage::model::{
-    AppendBatch, AppendStats, Exemplar, HistogramSample, MetricMetadata, Series, merge_start_timestamps,
+    AppendBatch, AppendStats, Exemplar, FloatBatch, HistogramSample, MetricMetadata, Series, merge_start_timestamps,
 };
 use crate::storage::querier::SeriesQuerier;
 use crate::storage::wal::Wal;
@@ -144,6 +144,23 @@ impl Storage {
         self.out_of_order_accepted
             .fetch_add(report.out_of_order_accepted, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// [`Storage::append`] for float samples with borrowed labels (remote write's common
+    /// case): series the head already has are found without building their labels. Same
+    /// durability: returns only once the batch is fsynced in the WAL.
+    pub async fn append_floats(&self, tenant: &str, batch: &FloatBatch<'_>) -> Result<AppendStats, StorageError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::ShuttingDown);
+        }
+        let head = self.head_or_create(tenant);
+        // Submitted even when empty, as a barrier (see `append_with_mode`).
+        let (report, ack) = head.append_floats(batch, &self.next_ref, |records| self.wal.submit(&records));
+        ack?.wait().await?;
+        self.samples_appended.fetch_add(report.stats.samples, Ordering::Relaxed);
+        self.out_of_order_accepted
+            .fetch_add(report.out_of_order_accepted, Ordering::Relaxed);
+        Ok(report.stats)
     }
 
     /// A read view of one tenant's data (head and blocks merged).

@@ -9,6 +9,7 @@
 
 mod body;
 mod convert;
+mod fast_v1;
 mod histogram;
 mod series_labels;
 mod sink;
@@ -28,6 +29,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use body::{HttpFailure, MessageType};
+use convert::ErrorLog;
 use convert::{ConvertContext, Converted};
 use futures::StreamExt;
 pub use sink::BatchSink;
@@ -136,10 +138,20 @@ pub async fn process<S: BatchSink>(
         stats: AppendStats::default(),
     };
     let converted: Converted = match msg_type {
-        MessageType::V1 => match decode_message::<prompb::WriteRequest>(decoded) {
-            Ok(req) => convert::convert_v1(&req, ctx),
-            Err(e) => return failed(StatusCode::BAD_REQUEST, e),
-        },
+        MessageType::V1 => {
+            if let Some(fast) = fast_v1::convert(decoded, ctx) {
+                let appended = if fast.batch.is_empty() {
+                    None
+                } else {
+                    Some(sink.append_floats(tenant, &fast.batch).await)
+                };
+                return finish(msg_type, fast.errors, appended);
+            }
+            match decode_message::<prompb::WriteRequest>(decoded) {
+                Ok(req) => convert::convert_v1(&req, ctx),
+                Err(e) => return failed(StatusCode::BAD_REQUEST, e),
+            }
+        }
         MessageType::V2 => match decode_message::<write_v2::Request>(decoded) {
             Ok(req) => match convert::convert_v2(&req, ctx, ctx.limits.ingest_start_timestamp_zero) {
                 Ok(converted) => converted,
@@ -148,7 +160,6 @@ pub async fn process<S: BatchSink>(
             Err(e) => return failed(StatusCode::BAD_REQUEST, e),
         },
     };
-    let mut errors = converted.errors;
 
     if !converted.start_zero.series.is_empty()
         && let Err(e) = sink.append(tenant, converted.start_zero).await
@@ -157,23 +168,42 @@ pub async fn process<S: BatchSink>(
         tracing::debug!(error = %e, "start timestamp zero samples not appended");
     }
 
+    let appended = if !converted.batch.series.is_empty() || !converted.batch.metadata.is_empty() {
+        Some(sink.append(tenant, converted.batch).await)
+    } else {
+        None
+    };
+    finish(msg_type, converted.errors, appended)
+}
+
+/// The answer to a write, from the conversion's error lines and the append's result (None
+/// when there was nothing to append).
+fn finish(
+    msg_type: MessageType,
+    mut errors: ErrorLog,
+    appended: Option<Result<AppendStats, StorageError>>,
+) -> WriteOutcome {
     let mut stats = AppendStats::default();
-    if !converted.batch.series.is_empty() || !converted.batch.metadata.is_empty() {
-        match sink.append(tenant, converted.batch).await {
-            Ok(appended) => {
-                stats = appended;
-                if appended.rejected_out_of_order > 0 {
-                    errors.add(|| StorageError::OutOfOrder.to_string());
-                }
+    match appended {
+        None => {}
+        Some(Ok(appended)) => {
+            stats = appended;
+            if appended.rejected_out_of_order > 0 {
+                errors.add(|| StorageError::OutOfOrder.to_string());
             }
-            Err(e @ (StorageError::OutOfOrder | StorageError::OutOfBounds | StorageError::DuplicateSample)) => {
-                errors.add(|| e.to_string());
-            }
-            Err(e) => {
-                // Retryable: nothing of this request is reported as written.
-                tracing::error!(error = %e, "remote write append failed");
-                return failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-            }
+        }
+        Some(Err(e @ (StorageError::OutOfOrder | StorageError::OutOfBounds | StorageError::DuplicateSample))) => {
+            errors.add(|| e.to_string());
+        }
+        Some(Err(e)) => {
+            // Retryable: nothing of this request is reported as written.
+            tracing::error!(error = %e, "remote write append failed");
+            return WriteOutcome {
+                msg_type,
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                body: e.to_string(),
+                stats: AppendStats::default(),
+            };
         }
     }
 

@@ -3,14 +3,16 @@
 //! in-memory series; see `mod.rs` for why the layout is what it is.
 
 use super::BlockMeta;
+use super::sample_codec::{ValueScale, choose_scale};
+use super::samples_file::encode_samples;
 use crate::storage::histogram_codec::encode_histogram;
 use crate::storage::labels::{Label, Labels};
 use crate::storage::model::Series;
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Float64Array, Int64Array, MapBuilder, PrimitiveArray, StringBuilder,
+    Array, ArrayRef, AsArray, BinaryArray, Int64Array, MapBuilder, PrimitiveArray, StringBuilder, UInt8Array,
     UInt32Array, UInt64Array,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt32Type, UInt64Type};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt8Type, UInt32Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
@@ -22,15 +24,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Version of the block format; readers skip blocks with a version they do not know.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// Rows per row group of `samples.parquet`: a query reads whole pages, and pages are bounded
-/// by `PAGE_ROWS`, so row groups only need to be small enough to bound a writer's memory.
-const SAMPLES_ROW_GROUP_ROWS: usize = 256 * 1024;
 /// Rows per data page: the unit a range read fetches for one series (with the offset index).
-const PAGE_ROWS: usize = 8 * 1024;
+pub(super) const PAGE_ROWS: usize = 16 * 1024;
 /// Rows per record batch handed to the writer.
-const BATCH_ROWS: usize = 64 * 1024;
+pub(super) const BATCH_ROWS: usize = 64 * 1024;
 
 /// `meta.json`: the block's catalog entry. Written last, so its presence means the block is
 /// complete.
@@ -71,6 +70,8 @@ pub struct SeriesEntry {
     pub sample_count: u64,
     pub histogram_offset: u64,
     pub histogram_count: u64,
+    /// How the series' values map to the integer columns of `samples.parquet`.
+    pub value_scale: ValueScale,
     /// Rows of `start_timestamps.parquet` (0 when the series has none).
     pub start_timestamp_offset: u64,
     pub start_timestamp_count: u64,
@@ -101,22 +102,9 @@ pub struct EncodedBlock {
     pub max_t: Option<i64>,
 }
 
-fn base_properties() -> WriterPropertiesBuilder {
+pub(super) fn base_properties() -> WriterPropertiesBuilder {
     let level = ZstdLevel::try_new(3).unwrap_or_default();
     WriterProperties::builder().set_compression(Compression::ZSTD(level))
-}
-
-/// Timestamps and sorted series ids delta-encode to a few bits per row; float values are
-/// byte-stream-split so ZSTD sees the slowly changing exponent bytes together.
-fn samples_properties() -> WriterProperties {
-    base_properties()
-        .set_dictionary_enabled(false)
-        .set_column_encoding(ColumnPath::from("series_id"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_encoding(ColumnPath::from("t"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_encoding(ColumnPath::from("v"), Encoding::BYTE_STREAM_SPLIT)
-        .set_max_row_group_row_count(Some(SAMPLES_ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .build()
 }
 
 fn histograms_properties() -> WriterProperties {
@@ -129,14 +117,6 @@ fn histograms_properties() -> WriterProperties {
         .build()
 }
 
-pub fn samples_schema() -> Arc<Schema> {
-    Arc::new(Schema::new(vec![
-        Field::new("series_id", DataType::UInt32, false),
-        Field::new("t", DataType::Int64, false),
-        Field::new("v", DataType::Float64, false),
-    ]))
-}
-
 fn histograms_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("series_id", DataType::UInt32, false),
@@ -145,12 +125,13 @@ fn histograms_schema() -> Arc<Schema> {
     ]))
 }
 
-type EncodeResult<T> = Result<T, String>;
+pub(super) type EncodeResult<T> = Result<T, String>;
 
 /// Encodes series that are already sorted by labels, unique, non-empty, with samples sorted
 /// by time and without duplicate timestamps (the caller normalises).
 pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
-    let samples = encode_samples(series)?;
+    let scales: Vec<ValueScale> = series.iter().map(|s| choose_scale(&s.samples)).collect();
+    let samples = encode_samples(series, &scales)?;
     let has_histograms = series.iter().any(|s| !s.histograms.is_empty());
     let histograms = if has_histograms {
         Some(encode_histograms(series)?)
@@ -163,7 +144,7 @@ pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
     } else {
         None
     };
-    let index = encode_series_index(series)?;
+    let index = encode_series_index(series, &scales)?;
     let min_t = series.iter().filter_map(series_min_t).min();
     let max_t = series.iter().filter_map(series_max_t).max();
     Ok(EncodedBlock {
@@ -179,7 +160,7 @@ pub fn encode_block(series: &[Series]) -> EncodeResult<EncodedBlock> {
     })
 }
 
-fn series_min_t(s: &Series) -> Option<i64> {
+pub(super) fn series_min_t(s: &Series) -> Option<i64> {
     let sample = s.samples.first().map(|x| x.t);
     let histogram = s.histograms.first().map(|x| x.t);
     sample.into_iter().chain(histogram).min()
@@ -193,47 +174,6 @@ fn series_max_t(s: &Series) -> Option<i64> {
 
 pub(super) fn series_id(position: usize) -> EncodeResult<u32> {
     u32::try_from(position).map_err(|_| "more than 2^32 series in one block".to_string())
-}
-
-fn encode_samples(series: &[Series]) -> EncodeResult<Vec<u8>> {
-    let schema = samples_schema();
-    let mut writer =
-        ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(samples_properties())).map_err(|e| e.to_string())?;
-    let mut ids = Vec::with_capacity(BATCH_ROWS);
-    let mut ts = Vec::with_capacity(BATCH_ROWS);
-    let mut vs = Vec::with_capacity(BATCH_ROWS);
-    for (position, s) in series.iter().enumerate() {
-        let id = series_id(position)?;
-        for sample in &s.samples {
-            ids.push(id);
-            ts.push(sample.t);
-            vs.push(sample.v);
-            if ids.len() == BATCH_ROWS {
-                write_samples_batch(&mut writer, &schema, &mut ids, &mut ts, &mut vs)?;
-            }
-        }
-    }
-    write_samples_batch(&mut writer, &schema, &mut ids, &mut ts, &mut vs)?;
-    writer.into_inner().map_err(|e| e.to_string())
-}
-
-fn write_samples_batch(
-    writer: &mut ArrowWriter<Vec<u8>>,
-    schema: &Arc<Schema>,
-    ids: &mut Vec<u32>,
-    ts: &mut Vec<i64>,
-    vs: &mut Vec<f64>,
-) -> EncodeResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt32Array::from(std::mem::take(ids))),
-        Arc::new(Int64Array::from(std::mem::take(ts))),
-        Arc::new(Float64Array::from(std::mem::take(vs))),
-    ];
-    let batch = RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())?;
-    writer.write(&batch).map_err(|e| e.to_string())
 }
 
 fn encode_histograms(series: &[Series]) -> EncodeResult<Vec<u8>> {
@@ -272,7 +212,7 @@ fn encode_histograms(series: &[Series]) -> EncodeResult<Vec<u8>> {
 
 /// `series.parquet`. Labels are a `Map<Utf8, Utf8>` so SQL can later say `labels['job']`;
 /// `metric_name` repeats `__name__` as a plain column for cheap filtering.
-fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
+fn encode_series_index(series: &[Series], scales: &[ValueScale]) -> EncodeResult<Vec<u8>> {
     let mut labels = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
     let mut names = StringBuilder::new();
     let mut min_ts = Vec::with_capacity(series.len());
@@ -285,6 +225,8 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
     let mut start_counts = Vec::with_capacity(series.len());
     let mut start_offset = 0u64;
     let mut ids = Vec::with_capacity(series.len());
+    let decimals: Vec<u8> = scales.iter().map(|s| s.decimals).collect();
+    let quanta: Vec<i64> = scales.iter().map(|s| s.quantum).collect();
     let (mut sample_offset, mut histogram_offset) = (0u64, 0u64);
     for (position, s) in series.iter().enumerate() {
         ids.push(series_id(position)?);
@@ -317,6 +259,8 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
         Field::new("sample_count", DataType::UInt64, false),
         Field::new("histogram_offset", DataType::UInt64, false),
         Field::new("histogram_count", DataType::UInt64, false),
+        Field::new("v_decimals", DataType::UInt8, false),
+        Field::new("v_quantum", DataType::Int64, false),
         Field::new("start_timestamp_offset", DataType::UInt64, false),
         Field::new("start_timestamp_count", DataType::UInt64, false),
     ]));
@@ -330,11 +274,28 @@ fn encode_series_index(series: &[Series]) -> EncodeResult<Vec<u8>> {
         Arc::new(UInt64Array::from(sample_counts)),
         Arc::new(UInt64Array::from(histogram_offsets)),
         Arc::new(UInt64Array::from(histogram_counts)),
+        Arc::new(UInt8Array::from(decimals)),
+        Arc::new(Int64Array::from(quanta)),
         Arc::new(UInt64Array::from(start_offsets)),
         Arc::new(UInt64Array::from(start_counts)),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| e.to_string())?;
-    let props = base_properties().set_max_row_group_row_count(Some(BATCH_ROWS)).build();
+    let mut props = base_properties().set_max_row_group_row_count(Some(BATCH_ROWS));
+    // Ids and offsets rise steadily, times and counts repeat: deltas cost a few bits a row.
+    for name in [
+        "series_id",
+        "min_t",
+        "max_t",
+        "sample_offset",
+        "sample_count",
+        "histogram_offset",
+        "start_timestamp_offset",
+    ] {
+        props = props
+            .set_column_dictionary_enabled(ColumnPath::from(name), false)
+            .set_column_encoding(ColumnPath::from(name), Encoding::DELTA_BINARY_PACKED);
+    }
+    let props = props.build();
     let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(|e| e.to_string())?;
     writer.write(&batch).map_err(|e| e.to_string())?;
     writer.into_inner().map_err(|e| e.to_string())
@@ -354,7 +315,7 @@ pub fn decode_series_index(bytes: Bytes) -> Result<SeriesIndex, String> {
     Ok(SeriesIndex { entries })
 }
 
-fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
+pub(super) fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
@@ -381,6 +342,8 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
     let sample_counts = column::<PrimitiveArray<UInt64Type>>(batch, "sample_count")?;
     let histogram_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_offset")?;
     let histogram_counts = column::<PrimitiveArray<UInt64Type>>(batch, "histogram_count")?;
+    let decimals = column::<PrimitiveArray<UInt8Type>>(batch, "v_decimals")?;
+    let quanta = column::<PrimitiveArray<Int64Type>>(batch, "v_quantum")?;
     let start_offsets = column::<PrimitiveArray<UInt64Type>>(batch, "start_timestamp_offset")?;
     let start_counts = column::<PrimitiveArray<UInt64Type>>(batch, "start_timestamp_count")?;
     let offsets = labels.value_offsets();
@@ -408,6 +371,7 @@ fn decode_series_batch(batch: &RecordBatch, entries: &mut Vec<SeriesEntry>) -> R
             sample_count: sample_counts.value(row),
             histogram_offset: histogram_offsets.value(row),
             histogram_count: histogram_counts.value(row),
+            value_scale: ValueScale::validated(decimals.value(row), quanta.value(row))?,
             start_timestamp_offset: start_offsets.value(row),
             start_timestamp_count: start_counts.value(row),
         });

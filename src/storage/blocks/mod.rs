@@ -7,22 +7,25 @@
 //!
 //! ```text
 //! <tenant>/metrics/<block_id>/series.parquet      one row per series: the block's index
-//!                             samples.parquet     (series_id, t, v) sorted by series, then t
+//!                             samples.parquet     (series_id, t, v) encoded, by series then t
 //!                             histograms.parquet  (series_id, t, h) native histograms, if any
 //!                             meta.json           BlockMeta + files + sources; written LAST
 //! ```
 //!
 //! * `series.parquet` answers label and time-range questions without touching samples:
 //!   labels (a `Map<Utf8,Utf8>`, so SQL can later say `labels['job']`), `metric_name`,
-//!   min/max time and the row offset and count of the series in the samples and histogram
-//!   files. Series are sorted by labels and the series id is the row number, so results come
-//!   out in Prometheus' order for free.
+//!   min/max time, the row offset and count of the series in the samples and histogram
+//!   files, and how its values are scaled to integers. Series are sorted by labels and the
+//!   series id is the row number, so results come out in Prometheus' order for free.
 //! * `samples.parquet` is sorted by series then time so one series is one contiguous row
 //!   range: a query turns matching series into a row selection and, with the offset index,
-//!   fetches only the pages holding them (range GETs, not the whole file). `t` and
-//!   `series_id` are DELTA_BINARY_PACKED (regular scrapes cost a few bits a row), `v` is
-//!   BYTE_STREAM_SPLIT, all ZSTD. Values are stored as raw f64 bits, so the stale marker NaN
-//!   survives exactly.
+//!   fetches only the pages holding them (range GETs, not the whole file). Bytes per sample
+//!   decide what a bucket costs, so values are not raw f64 bits but per-series scaled
+//!   integers (exact decimals become small integers) plus a correction in ulps that keeps
+//!   every bit, NaN payloads and the stale marker included; timestamps are a delta-of-delta.
+//!   Both are stored as per-series differences, byte-stream-split and ZSTD-compressed (see
+//!   `sample_codec` and `samples_file`). A series' rows are therefore decoded from its first
+//!   row: reads take whole series and cut them to the time range afterwards.
 //! * `histograms.parquet` keeps native histograms in a bit-exact binary form (see
 //!   `histogram_codec`) so nothing acknowledged is dropped.
 //! * `meta.json` is written last with create-only semantics: a block without it is
@@ -64,6 +67,8 @@ mod maintenance;
 mod merge;
 mod query;
 mod reader;
+mod sample_codec;
+mod samples_file;
 mod start_times;
 mod write;
 

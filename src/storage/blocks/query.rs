@@ -6,6 +6,7 @@ use super::format::{BlockFile, SeriesEntry, SeriesIndex, decode_series_index};
 use super::layout::{self, HISTOGRAMS_FILE, SAMPLES_FILE, SERIES_FILE, START_TIMESTAMPS_FILE};
 pub(super) use super::merge::merge_series;
 use super::reader::{for_each_row_batch, load_metadata};
+use super::samples_file::SamplesDecoder;
 use super::start_times;
 use super::{BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
@@ -13,7 +14,7 @@ use crate::storage::histogram_codec::decode_histogram;
 use crate::storage::labels::Labels;
 use crate::storage::matcher::{LabelMatcher, matches_all};
 use crate::storage::model::{HistogramSample, Sample, Series};
-use arrow::array::{Array, BinaryArray, Float64Array, Int64Array, UInt32Array};
+use arrow::array::{Array, BinaryArray, Int64Array, UInt32Array};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -154,9 +155,12 @@ impl BlockStore {
 
         let sample_ranges = row_ranges(&matched, |e| (e.sample_offset, e.sample_count));
         if !sample_ranges.is_empty() {
-            out = self
-                .read_samples(block, sample_ranges, ids.clone(), out, (mint, maxt))
+            let samples = self
+                .read_samples(block, Arc::clone(&index), ids.clone(), sample_ranges, (mint, maxt))
                 .await?;
+            for (series, samples) in out.iter_mut().zip(samples) {
+                series.samples = samples;
+            }
         }
         let histogram_ranges = row_ranges(&matched, |e| (e.histogram_offset, e.histogram_count));
         if !histogram_ranges.is_empty() {
@@ -189,19 +193,20 @@ impl BlockStore {
         Ok(batches)
     }
 
-    /// Copies the sample rows of `ranges` into `out` (the series `ids`, same order), keeping
-    /// samples in `[mint, maxt]`. Decoding pages is most of a large read's CPU time, so it
-    /// runs as its own task: the blocks a query reads at once (at most
-    /// `BLOCK_READ_CONCURRENCY`) decode on several worker threads instead of taking turns in
-    /// the query's task. The task is aborted if the query is dropped.
+    /// Decodes the sample rows of `ranges` for the series `ids` (ascending) of `index`, each
+    /// series cut to `[mint, maxt]`, in the order of `ids`. Decoding pages is most of a large
+    /// read's CPU time, so it runs as its own task, streaming batch by batch: the blocks a
+    /// query reads at once (at most `BLOCK_READ_CONCURRENCY`) decode on several worker
+    /// threads instead of taking turns in the query's task, and only one decoded batch per
+    /// block is held at a time. The task is aborted if the query is dropped.
     async fn read_samples(
         &self,
         block: &BlockFile,
-        ranges: Vec<Range<u64>>,
+        index: Arc<SeriesIndex>,
         ids: Vec<u32>,
-        mut out: Vec<Series>,
+        ranges: Vec<Range<u64>>,
         (mint, maxt): (i64, i64),
-    ) -> Result<Vec<Series>, StorageError> {
+    ) -> Result<Vec<Vec<Sample>>, StorageError> {
         let path = layout::block_file(&block.meta.tenant, &block.meta.id, SAMPLES_FILE);
         let Some(size) = block.file_size(SAMPLES_FILE) else {
             return Err(corrupt(path.as_ref(), "meta.json does not list this file"));
@@ -210,18 +215,17 @@ impl BlockStore {
         let store = Arc::clone(&self.store);
         let bytes_read = Arc::clone(&self.bytes_read);
         let task = tokio::spawn(async move {
-            let mut sink = SampleSink {
-                what: path.as_ref(),
-                router: RowRouter::new(&ids),
-                out: &mut out,
-                mint,
-                maxt,
-            };
+            let what: &str = path.as_ref();
+            let matched: Vec<(u32, &SeriesEntry)> = ids
+                .iter()
+                .filter_map(|&id| index.entries.get(usize::try_from(id).ok()?).map(|e| (id, e)))
+                .collect();
+            let mut decoder = SamplesDecoder::new(&matched, mint, maxt);
             for_each_row_batch(store, &path, size, &footer, &ranges, bytes_read, |batch| {
-                sink.take(&batch)
+                decoder.push(&batch).map_err(|reason| corrupt(what, &reason))
             })
             .await?;
-            Ok::<_, StorageError>(out)
+            decoder.finish().map_err(|reason| corrupt(what, &reason))
         });
         let mut task = AbortOnDrop(task);
         (&mut task.0).await.map_err(join_error)?
@@ -391,48 +395,6 @@ struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Copies sample rows into the matched series as batches arrive.
-struct SampleSink<'a> {
-    what: &'a str,
-    router: RowRouter<'a>,
-    out: &'a mut [Series],
-    mint: i64,
-    maxt: i64,
-}
-
-impl SampleSink<'_> {
-    fn take(&mut self, batch: &RecordBatch) -> Result<(), StorageError> {
-        let what = self.what;
-        let series_ids = typed_column::<UInt32Array>(batch, "series_id", what)?.values();
-        let ts = typed_column::<Int64Array>(batch, "t", what)?.values();
-        let vs = typed_column::<Float64Array>(batch, "v", what)?.values();
-        // Rows come in runs of one series: route once per run, copy the run's in-range rows.
-        let mut row = 0;
-        while let Some(&id) = series_ids.get(row) {
-            let rest = series_ids.get(row..).unwrap_or_default();
-            let run = rest.iter().take_while(|&&other| other == id).count();
-            let (Some(times), Some(values)) = (ts.get(row..row + run), vs.get(row..row + run)) else {
-                return Err(corrupt(what, "columns of different lengths"));
-            };
-            row += run;
-            let slot = self.router.route(id, what)?;
-            let Some(series) = self.out.get_mut(slot) else {
-                continue;
-            };
-            let (mint, maxt) = (self.mint, self.maxt);
-            series.samples.reserve(run);
-            series.samples.extend(
-                times
-                    .iter()
-                    .zip(values)
-                    .filter(|&(&t, _)| t >= mint && t <= maxt)
-                    .map(|(&t, &v)| Sample { t, v }),
-            );
-        }
-        Ok(())
     }
 }
 

@@ -229,22 +229,32 @@ impl XorChunk {
         self.free_bits -= 1;
     }
 
-    /// Writes the low `nbits` bits of `value`, most significant first, a byte's worth at
-    /// a time.
-    fn write_bits(&mut self, value: u64, mut nbits: u32) {
-        while nbits > 0 {
-            if self.free_bits == 0 {
-                self.bytes.push(0);
-                self.free_bits = 8;
-            }
-            let take = nbits.min(u32::from(self.free_bits));
-            let part = ((value >> (nbits - take)) & ((1u64 << take) - 1)) as u8;
+    /// Writes the low `nbits` (at most 64) bits of `value`, most significant first: first
+    /// into the free low bits of the last byte, then whole bytes, then the rest into a new
+    /// byte.
+    fn write_bits(&mut self, value: u64, nbits: u32) {
+        let mut left = nbits.min(64);
+        if left == 0 {
+            return;
+        }
+        if self.free_bits > 0 {
+            let take = left.min(u32::from(self.free_bits));
+            let part = ((value >> (left - take)) & ((1u64 << take) - 1)) as u8;
             let shift = u32::from(self.free_bits) - take;
             if let Some(last) = self.bytes.last_mut() {
                 *last |= part << shift;
             }
             self.free_bits -= take as u8;
-            nbits -= take;
+            left -= take;
+        }
+        while left >= 8 {
+            left -= 8;
+            self.bytes.push((value >> left) as u8);
+        }
+        if left > 0 {
+            let part = (value & ((1u64 << left) - 1)) as u8;
+            self.bytes.push(part << (8 - left));
+            self.free_bits = (8 - left) as u8;
         }
     }
 }

@@ -14,10 +14,13 @@ mod start_times;
 mod tests;
 
 use crate::storage::labels::Labels;
+use crate::storage::labels::{hash_label_key, write_label_key};
 use crate::storage::matcher::{LabelMatcher, matches_all};
-use crate::storage::model::{AppendBatch, AppendStats, Exemplar, MetricMetadata, Series, StartTimestamp};
+use crate::storage::model::{
+    AppendBatch, AppendStats, Exemplar, FloatBatch, MetricMetadata, Sample, Series, StartTimestamp, labels_from_bytes,
+};
 use crate::storage::wal::{RefSample, WalRecord};
-use index::SeriesIndex;
+use index::{SeriesIndex, U64Map};
 use series::{Admission, AppendBounds, MemSeries, Reject};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,7 +88,7 @@ pub struct TenantHead {
 #[derive(Default)]
 struct HeadInner {
     index: SeriesIndex,
-    series: HashMap<u64, MemSeries>,
+    series: U64Map<MemSeries>,
     exemplars: VecDeque<(u64, Exemplar)>,
     metadata: BTreeMap<String, MetricMetadata>,
     /// Newest sample time accepted (i64::MIN while empty).
@@ -131,27 +134,16 @@ impl TenantHead {
         submit: impl FnOnce(Vec<WalRecord>) -> R,
     ) -> (AppendReport, R) {
         let mut inner = self.write();
-        let bounds = AppendBounds {
-            min_valid_time: if inner.max_time == i64::MIN {
-                inner.min_valid_time
-            } else {
-                inner
-                    .min_valid_time
-                    .max(inner.max_time.saturating_sub(self.options.block_duration_ms / 2))
-            },
-            head_max_time: inner.max_time,
-            ooo_window: self.options.out_of_order_window_ms,
-            lenient: false,
-        };
+        let bounds = self.bounds(&inner);
         let block_duration = self.options.block_duration_ms;
         let mut report = AppendReport::default();
         let mut new_series = Vec::new();
-        let mut samples = Vec::new();
+        let mut admitted = Admitted::with_capacity(0);
         let mut histograms = Vec::new();
-        let mut start_timestamps = Vec::new();
         let mut pending_exemplars = Vec::new();
-        let mut max_t = i64::MIN;
-        'series: for series_append in batch.series {
+        // Iterated by reference: the batch is dropped (its label strings freed) only after the
+        // lock is released.
+        'series: for series_append in &batch.series {
             let series_ref = match inner.index.get(&series_append.labels) {
                 Some(r) => r,
                 None => {
@@ -164,34 +156,18 @@ impl TenantHead {
             let Some(series) = inner.series.get_mut(&series_ref) else {
                 continue;
             };
-            let start_of = |t: i64| start_timestamp_at(&series_append.start_timestamps, t);
-            for s in &series_append.samples {
-                match series.append_float(s.t, s.v, &bounds, block_duration) {
-                    admission @ (Admission::InOrder | Admission::OutOfOrder) => {
-                        samples.push(RefSample {
-                            series_ref,
-                            t: s.t,
-                            v: s.v,
-                        });
-                        if let Some(st) = start_of(s.t) {
-                            series.set_start_timestamp(s.t, st);
-                            start_timestamps.push((series_ref, StartTimestamp { t: s.t, st }));
-                        }
-                        report.stats.samples += 1;
-                        max_t = max_t.max(s.t);
-                        if admission == Admission::OutOfOrder {
-                            report.out_of_order_accepted += 1;
-                        }
-                    }
-                    Admission::Duplicate => report.stats.samples += 1,
-                    Admission::Rejected(reason) => {
-                        report.stats.rejected_out_of_order += 1;
-                        report.note_rejection(reason, &series_append.labels, s.t, Some(s.v));
-                        if mode == AppendMode::AllOrNothing {
-                            break 'series;
-                        }
-                    }
-                }
+            let floats = FloatTarget {
+                bounds: &bounds,
+                block_duration,
+                stop_at_rejection: mode == AppendMode::AllOrNothing,
+            };
+            let input = FloatInput {
+                series_ref,
+                samples: &series_append.samples,
+                start_timestamps: &series_append.start_timestamps,
+            };
+            if !floats.admit(series, &input, &mut report, &mut admitted) {
+                break 'series;
             }
             for h in &series_append.histograms {
                 match series.append_histogram(h.clone(), &bounds) {
@@ -200,12 +176,14 @@ impl TenantHead {
                             report.out_of_order_accepted += 1;
                         }
                         histograms.push((series_ref, h.clone()));
-                        if let Some(st) = start_of(h.t) {
+                        if let Some(st) = start_timestamp_at(&series_append.start_timestamps, h.t) {
                             series.set_start_timestamp(h.t, st);
-                            start_timestamps.push((series_ref, StartTimestamp { t: h.t, st }));
+                            admitted
+                                .start_timestamps
+                                .push((series_ref, StartTimestamp { t: h.t, st }));
                         }
                         report.stats.histograms += 1;
-                        max_t = max_t.max(h.t);
+                        admitted.max_t = admitted.max_t.max(h.t);
                     }
                     Admission::Duplicate => report.stats.histograms += 1,
                     Admission::Rejected(reason) => {
@@ -218,12 +196,12 @@ impl TenantHead {
                 }
             }
             if !series_append.exemplars.is_empty() {
-                pending_exemplars.push((series_ref, series_append.exemplars));
+                pending_exemplars.push((series_ref, &series_append.exemplars));
             }
         }
 
         if mode == AppendMode::AllOrNothing && report.first_rejection.is_some() {
-            inner.undo(&samples, &histograms, &new_series, block_duration);
+            inner.undo(&admitted.samples, &histograms, &new_series, block_duration);
             let rejected = AppendReport {
                 stats: AppendStats {
                     rejected_out_of_order: report.stats.rejected_out_of_order,
@@ -247,7 +225,7 @@ impl TenantHead {
                     continue;
                 }
                 series.last_exemplar_t = Some(e.t);
-                exemplars.push((series_ref, e));
+                exemplars.push((series_ref, e.clone()));
             }
         }
         report.stats.exemplars = exemplars.len() as u64;
@@ -257,7 +235,7 @@ impl TenantHead {
         for m in &batch.metadata {
             inner.metadata.insert(m.metric_family.clone(), m.clone());
         }
-        inner.max_time = inner.max_time.max(max_t);
+        inner.max_time = inner.max_time.max(admitted.max_t);
         report.created_series = new_series.len() as u64;
 
         let tenant = self.tenant.clone();
@@ -268,10 +246,10 @@ impl TenantHead {
                 series: new_series,
             });
         }
-        if !samples.is_empty() {
+        if !admitted.samples.is_empty() {
             records.push(WalRecord::Samples {
                 tenant: tenant.clone(),
-                samples,
+                samples: admitted.samples,
             });
         }
         if !histograms.is_empty() {
@@ -281,10 +259,10 @@ impl TenantHead {
             });
         }
         // After the samples they belong to, so replay finds the samples in place.
-        if !start_timestamps.is_empty() {
+        if !admitted.start_timestamps.is_empty() {
             records.push(WalRecord::StartTimestamps {
                 tenant: tenant.clone(),
-                start_timestamps,
+                start_timestamps: admitted.start_timestamps,
             });
         }
         if !exemplars.is_empty() {
@@ -296,12 +274,123 @@ impl TenantHead {
         if !batch.metadata.is_empty() {
             records.push(WalRecord::Metadata {
                 tenant,
-                metadata: batch.metadata,
+                metadata: batch.metadata.clone(),
             });
         }
         let submitted = submit(records);
         drop(inner);
         (report, submitted)
+    }
+
+    /// [`TenantHead::append`] for float samples with borrowed labels, always in
+    /// [`AppendMode::Partial`] (remote write's mode). Labels are hashed and existing series
+    /// looked up under the read lock, so concurrent requests do that part in parallel; the
+    /// write lock then covers only creating new series, the chunk appends and handing the
+    /// WAL records to `submit` (which fixes WAL order = apply order, as in `append`).
+    pub fn append_floats<R>(
+        &self,
+        batch: &FloatBatch<'_>,
+        next_ref: &AtomicU64,
+        submit: impl FnOnce(Vec<WalRecord>) -> R,
+    ) -> (AppendReport, R) {
+        // Every series' key bytes, back to back, and their hashes: built before any lock.
+        let mut keys: Vec<u8> = Vec::new();
+        let mut key_ends: Vec<usize> = Vec::with_capacity(batch.num_series());
+        for (labels, _) in batch.iter() {
+            write_label_key(&mut keys, labels.iter().copied());
+            key_ends.push(keys.len());
+        }
+        let key_of = |i: usize| {
+            let start = if i == 0 { 0 } else { key_ends[i - 1] };
+            &keys[start..key_ends[i]]
+        };
+        let hashes: Vec<u64> = (0..key_ends.len()).map(|i| hash_label_key(key_of(i))).collect();
+        let found: Vec<Option<u64>> = {
+            let inner = self.read();
+            (0..key_ends.len())
+                .map(|i| inner.index.get_by_key(hashes[i], key_of(i)))
+                .collect()
+        };
+
+        let mut inner = self.write();
+        let bounds = self.bounds(&inner);
+        let floats = FloatTarget {
+            bounds: &bounds,
+            block_duration: self.options.block_duration_ms,
+            stop_at_rejection: false,
+        };
+        let mut report = AppendReport::default();
+        let mut new_series = Vec::new();
+        let mut admitted = Admitted::with_capacity(batch.iter().map(|(_, s)| s.len()).sum());
+        for (i, ((labels, series_samples), found)) in batch.iter().zip(found).enumerate() {
+            // A ref found under the read lock may have been dropped since (its data cut into
+            // blocks); refs are never reused, so a ref still present is still this series.
+            if let Some(r) = found
+                && let Some(series) = inner.series.get_mut(&r)
+            {
+                let input = FloatInput {
+                    series_ref: r,
+                    samples: series_samples,
+                    start_timestamps: &[],
+                };
+                floats.admit(series, &input, &mut report, &mut admitted);
+                continue;
+            }
+            let series_ref = match inner.index.get_by_key(hashes[i], key_of(i)) {
+                Some(r) => r,
+                None => {
+                    let r = next_ref.fetch_add(1, Ordering::Relaxed);
+                    let owned = labels_from_bytes(labels);
+                    inner.insert_series(r, owned.clone());
+                    new_series.push((r, owned));
+                    r
+                }
+            };
+            let Some(series) = inner.series.get_mut(&series_ref) else {
+                continue;
+            };
+            let input = FloatInput {
+                series_ref,
+                samples: series_samples,
+                start_timestamps: &[],
+            };
+            floats.admit(series, &input, &mut report, &mut admitted);
+        }
+        inner.max_time = inner.max_time.max(admitted.max_t);
+        report.created_series = new_series.len() as u64;
+
+        let mut records = Vec::with_capacity(2);
+        if !new_series.is_empty() {
+            records.push(WalRecord::Series {
+                tenant: self.tenant.clone(),
+                series: new_series,
+            });
+        }
+        if !admitted.samples.is_empty() {
+            records.push(WalRecord::Samples {
+                tenant: self.tenant.clone(),
+                samples: admitted.samples,
+            });
+        }
+        let submitted = submit(records);
+        drop(inner);
+        (report, submitted)
+    }
+
+    /// The bounds of one batch, taken once as Prometheus' appender does.
+    fn bounds(&self, inner: &HeadInner) -> AppendBounds {
+        AppendBounds {
+            min_valid_time: if inner.max_time == i64::MIN {
+                inner.min_valid_time
+            } else {
+                inner
+                    .min_valid_time
+                    .max(inner.max_time.saturating_sub(self.options.block_duration_ms / 2))
+            },
+            head_max_time: inner.max_time,
+            ooo_window: self.options.out_of_order_window_ms,
+            lenient: false,
+        }
     }
 
     /// Re-applies one replayed record. `refs` maps WAL refs to head refs (a label set seen
@@ -472,6 +561,82 @@ impl TenantHead {
             .values()
             .map(|s| s.histograms_in(i64::MIN, i64::MAX).len())
             .sum()
+    }
+}
+
+/// How one batch admits float samples into a series.
+struct FloatTarget<'b> {
+    bounds: &'b AppendBounds,
+    block_duration: i64,
+    /// All-or-nothing: stop at the first refused sample.
+    stop_at_rejection: bool,
+}
+
+/// One series' float samples and their start timestamps (sparse, ascending by `t`).
+struct FloatInput<'b> {
+    series_ref: u64,
+    samples: &'b [Sample],
+    start_timestamps: &'b [StartTimestamp],
+}
+
+/// What a batch accepted so far: the WAL's samples and start timestamps, newest time.
+struct Admitted {
+    samples: Vec<RefSample>,
+    start_timestamps: Vec<(u64, StartTimestamp)>,
+    max_t: i64,
+}
+
+impl Admitted {
+    fn with_capacity(samples: usize) -> Self {
+        Self {
+            samples: Vec::with_capacity(samples),
+            start_timestamps: Vec::new(),
+            max_t: i64::MIN,
+        }
+    }
+}
+
+impl FloatTarget<'_> {
+    /// Appends the input's samples to `series`, recording accepted ones (and their start
+    /// timestamps) for the WAL and counting the rest. Returns false when a refusal must stop
+    /// the batch.
+    fn admit(
+        &self,
+        series: &mut MemSeries,
+        input: &FloatInput<'_>,
+        report: &mut AppendReport,
+        out: &mut Admitted,
+    ) -> bool {
+        let series_ref = input.series_ref;
+        for s in input.samples {
+            match series.append_float(s.t, s.v, self.bounds, self.block_duration) {
+                admission @ (Admission::InOrder | Admission::OutOfOrder) => {
+                    out.samples.push(RefSample {
+                        series_ref,
+                        t: s.t,
+                        v: s.v,
+                    });
+                    if let Some(st) = start_timestamp_at(input.start_timestamps, s.t) {
+                        series.set_start_timestamp(s.t, st);
+                        out.start_timestamps.push((series_ref, StartTimestamp { t: s.t, st }));
+                    }
+                    report.stats.samples += 1;
+                    out.max_t = out.max_t.max(s.t);
+                    if admission == Admission::OutOfOrder {
+                        report.out_of_order_accepted += 1;
+                    }
+                }
+                Admission::Duplicate => report.stats.samples += 1,
+                Admission::Rejected(reason) => {
+                    report.stats.rejected_out_of_order += 1;
+                    report.note_rejection(reason, &series.labels, s.t, Some(s.v));
+                    if self.stop_at_rejection {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
     }
 }
 

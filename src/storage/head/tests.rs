@@ -334,3 +334,89 @@ fn start_timestamps_follow_admitted_samples_into_records_replay_and_undo() {
     assert!(report.first_rejection.is_some());
     assert_eq!(all(&h), vec![st(1000, 500), st(3000, 2000)]);
 }
+
+/// One series for `float_batch`: its label pairs and (t, v) samples.
+type FloatSeriesSpec<'a, 'b> = (&'a [(&'a str, &'a str)], &'b [(i64, f64)]);
+
+fn float_batch<'a>(series: &[FloatSeriesSpec<'a, '_>]) -> FloatBatch<'a> {
+    let mut batch = FloatBatch::default();
+    for (labels, samples) in series {
+        let samples: Vec<Sample> = samples.iter().map(|&(t, v)| Sample { t, v }).collect();
+        batch.push_series(labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())), &samples);
+    }
+    batch
+}
+
+#[test]
+fn append_floats_finds_creates_and_refuses_like_append() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let up_a: &[(&str, &str)] = &[("__name__", "up"), ("job", "a")];
+    let up_b: &[(&str, &str)] = &[("__name__", "up"), ("job", "b")];
+    let first = float_batch(&[(up_a, &[(1000, 1.0), (2000, 2.0)]), (up_b, &[(1000, 5.0)])]);
+    let (report, records) = h.append_floats(&first, &next, |records| records);
+    assert_eq!(report.stats.samples, 3);
+    assert_eq!(report.created_series, 2);
+    assert_eq!(
+        records.iter().map(WalRecord::kind).collect::<Vec<_>>(),
+        vec![
+            crate::storage::wal::record::kind::SERIES,
+            crate::storage::wal::record::kind::SAMPLES
+        ]
+    );
+    let WalRecord::Series { series, .. } = &records[0] else {
+        panic!("series record first")
+    };
+    assert_eq!(series, &vec![(1, labels("up", "a")), (2, labels("up", "b"))]);
+
+    // Known series: no new refs, same rules as `append` (duplicate, out of order, conflict).
+    let second = float_batch(&[(up_a, &[(2000, 2.0), (1500, 9.0), (3000, 3.0)]), (up_b, &[(1000, 6.0)])]);
+    let (report, records) = h.append_floats(&second, &next, |records| records);
+    assert_eq!(report.created_series, 0);
+    assert_eq!(report.stats.samples, 2);
+    assert_eq!(report.stats.rejected_out_of_order, 2);
+    assert_eq!(
+        report.first_rejection.map(|r| (r.reason, r.labels, r.t)),
+        Some((Reject::OutOfOrder, labels("up", "a"), 1500))
+    );
+    assert_eq!(
+        records,
+        vec![WalRecord::Samples {
+            tenant: "t".into(),
+            samples: vec![RefSample {
+                series_ref: 1,
+                t: 3000,
+                v: 3.0
+            }],
+        }]
+    );
+    assert_eq!(times(&h, &labels("up", "a")), vec![1000, 2000, 3000]);
+    assert_eq!(times(&h, &labels("up", "b")), vec![1000]);
+    assert_eq!(next.load(Ordering::Relaxed), 3);
+
+    // The owned path sees the same series.
+    let (stats, _, records) = append(&h, &next, batch(labels("up", "b"), &[(4000, 1.0)]));
+    assert_eq!(stats.samples, 1);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.kind() != crate::storage::wal::record::kind::SERIES)
+    );
+}
+
+#[test]
+fn append_floats_recreates_a_series_dropped_after_a_cut() {
+    let h = head(0);
+    let next = AtomicU64::new(1);
+    let up: &[(&str, &str)] = &[("__name__", "up")];
+    h.append_floats(&float_batch(&[(up, &[(1000, 1.0)])]), &next, |_| ());
+    let written = h.collect_range(i64::MIN, i64::MAX);
+    h.remove_written(&written, 2 * HOUR);
+    assert_eq!(h.num_series(), 0);
+    let (report, records) = h.append_floats(&float_batch(&[(up, &[(3 * HOUR, 2.0)])]), &next, |r| r);
+    assert_eq!((report.created_series, report.stats.samples), (1, 1));
+    let WalRecord::Series { series, .. } = &records[0] else {
+        panic!("series record first")
+    };
+    assert_eq!(series[0].0, 2, "a fresh ref, never the dropped one");
+}

@@ -13,7 +13,9 @@ mod writer;
 pub use record::{RecordError, RefSample, WalRecord};
 
 use crate::storage::error::StorageError;
-use segment::{FrameDamage, checkpoint_path, encode_frame, list_dir, read_frames, segment_path, sync_dir};
+use segment::{
+    FrameDamage, checkpoint_path, encode_frame, encode_frame_in_place, list_dir, read_frames, segment_path, sync_dir,
+};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -99,11 +101,10 @@ impl Wal {
         }
         let mut frames = Vec::new();
         for record in records {
-            let payload = record.encode();
-            if payload.len() + 1 > segment::MAX_FRAME_BYTES {
+            let payload_len = encode_frame_in_place(&mut frames, record.kind(), |out| record.encode_into(out));
+            if payload_len + 1 > segment::MAX_FRAME_BYTES {
                 return Err(StorageError::Other("wal record too large".into()));
             }
-            encode_frame(&mut frames, record.kind(), &payload);
         }
         let (reply, answer) = oneshot::channel();
         self.send(Command::Append { frames, reply })?;

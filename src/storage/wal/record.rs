@@ -108,7 +108,16 @@ impl WalRecord {
 
     /// The payload (without the type byte).
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::default();
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the payload to `out`, so a frame can be built in place without a copy.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut w = Writer {
+            buf: std::mem::take(out),
+        };
         w.str(self.tenant());
         match self {
             WalRecord::Series { series, .. } => {
@@ -161,7 +170,7 @@ impl WalRecord {
                 }
             }
         }
-        w.buf
+        *out = w.buf;
     }
 
     /// Decodes a payload of a known type; reserved and unknown types are an error the

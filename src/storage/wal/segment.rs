@@ -22,6 +22,23 @@ pub fn encode_frame(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// Appends one frame whose payload `write_payload` appends to `out` in place (no copy of
+/// the payload); returns the payload's length.
+pub fn encode_frame_in_place(out: &mut Vec<u8>, kind: u8, write_payload: impl FnOnce(&mut Vec<u8>)) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEADER_BYTES]);
+    out.push(kind);
+    write_payload(out);
+    let body = &out[start + FRAME_HEADER_BYTES..];
+    let body_len = body.len();
+    let crc = crc32c::crc32c(body);
+    // A body over `MAX_FRAME_BYTES` (checked by the caller) is never written, so the
+    // truncation of an oversized length cannot reach a file.
+    out[start..start + 4].copy_from_slice(&(body_len as u32).to_le_bytes());
+    out[start + 4..start + FRAME_HEADER_BYTES].copy_from_slice(&crc.to_le_bytes());
+    body_len - 1
+}
+
 /// Why a frame stream stopped before its end.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FrameDamage {
@@ -105,6 +122,16 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_built_in_place_equal_copied_ones() {
+        let mut copied = Vec::new();
+        encode_frame(&mut copied, 3, b"payload");
+        let mut in_place = b"xy".to_vec();
+        let len = encode_frame_in_place(&mut in_place, 3, |out| out.extend_from_slice(b"payload"));
+        assert_eq!(len, 7);
+        assert_eq!(&in_place[2..], copied.as_slice());
+    }
 
     #[test]
     fn frames_roundtrip_and_damage_is_classified() {

@@ -117,6 +117,7 @@ fn first_block() -> Vec<Series> {
     ]
 }
 
+mod encoding;
 mod maintenance;
 mod reads;
 mod size;

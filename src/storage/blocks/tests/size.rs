@@ -86,21 +86,24 @@ async fn bytes_per_sample_of_a_realistic_block() {
         let footer = parquet::file::metadata::ParquetMetaDataReader::new()
             .parse_and_finish(&bytes)
             .unwrap();
-        let mut per_column = [0i64; 3];
+        let mut per_column: Vec<(String, i64)> = Vec::new();
         for group in footer.row_groups() {
-            for (column, total) in per_column.iter_mut().enumerate() {
-                *total += group.column(column).compressed_size();
+            for (index, column) in group.columns().iter().enumerate() {
+                match per_column.get_mut(index) {
+                    Some((_, total)) => *total += column.compressed_size(),
+                    None => per_column.push((column.column_path().string(), column.compressed_size())),
+                }
             }
         }
         let samples = meta.samples as f64;
-        println!(
-            "{tenant}: series_id {:.3}, t {:.3}, v {:.3} bytes/sample",
-            per_column[0] as f64 / samples,
-            per_column[1] as f64 / samples,
-            per_column[2] as f64 / samples
-        );
+        let columns: Vec<String> = per_column
+            .iter()
+            .map(|(name, bytes)| format!("{name} {:.3}", *bytes as f64 / samples))
+            .collect();
+        println!("{tenant}: {} bytes/sample", columns.join(", "));
     }
-    assert!(per_sample(&counter_meta) < 4.0);
+    // Integer counters scale to small integer deltas (1.09 B/sample measured; 1.97 as raw f64).
+    assert!(per_sample(&counter_meta) < 1.3);
 
     // One series out of a thousand, from a fresh process (cold cache): the index, the footer
     // and a few pages, not the samples file.
