@@ -253,6 +253,23 @@ pub struct Series {
     pub start_timestamps: Vec<StartTimestamp>,
 }
 
+impl Series {
+    /// Puts samples, histograms and start timestamps back in time order after parts were
+    /// appended, keeping the first of each timestamp (sorts are stable: the part appended
+    /// first wins, for a start timestamp as for its sample).
+    pub fn sort_dedup_by_time(&mut self) {
+        if !self.samples.is_sorted_by_key(|s| s.t) {
+            self.samples.sort_by_key(|s| s.t);
+        }
+        self.samples.dedup_by_key(|s| s.t);
+        if !self.histograms.is_sorted_by_key(|h| h.t) {
+            self.histograms.sort_by_key(|h| h.t);
+        }
+        self.histograms.dedup_by_key(|h| h.t);
+        normalize_start_timestamps(&mut self.start_timestamps);
+    }
+}
+
 /// Unites two start-timestamp lists (each ascending by `t`); at equal `t` the entry of
 /// `first` wins, as the sample of the first source wins wherever series are merged.
 pub fn merge_start_timestamps(first: Vec<StartTimestamp>, second: Vec<StartTimestamp>) -> Vec<StartTimestamp> {

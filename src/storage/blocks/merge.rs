@@ -1,7 +1,7 @@
 //! Merging what several blocks hold of the same series.
 
 use crate::storage::labels::Labels;
-use crate::storage::model::{Series, normalize_start_timestamps};
+use crate::storage::model::Series;
 
 /// Merges per-block results (each sorted by labels, blocks in min_time order) into one list
 /// sorted by labels; samples of one series from several blocks are put in time order and
@@ -64,16 +64,8 @@ fn concat_blocks(mut merged: Series, later: &mut Vec<Series>) -> Series {
         merged.histograms.extend(part.histograms);
         merged.start_timestamps.extend(part.start_timestamps);
     }
-    if !merged.samples.is_sorted_by_key(|s| s.t) {
-        merged.samples.sort_by_key(|s| s.t);
-    }
-    merged.samples.dedup_by_key(|s| s.t);
-    if !merged.histograms.is_sorted_by_key(|h| h.t) {
-        merged.histograms.sort_by_key(|h| h.t);
-    }
-    merged.histograms.dedup_by_key(|h| h.t);
-    // Stable sort: the earlier block's entry stays first and wins, like its sample.
-    normalize_start_timestamps(&mut merged.start_timestamps);
+    // The earlier block's sample (and start timestamp) wins.
+    merged.sort_dedup_by_time();
     merged
 }
 

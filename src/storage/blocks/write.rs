@@ -9,7 +9,7 @@ use super::layout::{
 };
 use super::{BlockMeta, BlockStore, catalog, join_error};
 use crate::storage::error::StorageError;
-use crate::storage::model::{Series, normalize_start_timestamps};
+use crate::storage::model::Series;
 use bytes::Bytes;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
@@ -204,15 +204,7 @@ pub(super) fn normalize(mut series: Vec<Series>) -> Vec<Series> {
         }
     }
     for s in &mut merged {
-        if !s.samples.is_sorted_by_key(|x| x.t) {
-            s.samples.sort_by_key(|x| x.t);
-        }
-        s.samples.dedup_by_key(|x| x.t);
-        if !s.histograms.is_sorted_by_key(|x| x.t) {
-            s.histograms.sort_by_key(|x| x.t);
-        }
-        s.histograms.dedup_by_key(|x| x.t);
-        normalize_start_timestamps(&mut s.start_timestamps);
+        s.sort_dedup_by_time();
         // A start timestamp without its sample would have no meaning (and no row).
         if !s.start_timestamps.is_empty() {
             let (samples, histograms) = (&s.samples, &s.histograms);
