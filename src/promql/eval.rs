@@ -228,16 +228,7 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::new();
         let mut total = 0usize;
         for series in list {
-            let lo = series.samples.partition_point(|(t, _)| *t <= mint);
-            let hi = series.samples.partition_point(|(t, _)| *t <= rt);
-            let points: Vec<(i64, f64)> = series
-                .samples
-                .get(lo..hi)
-                .unwrap_or(&[])
-                .iter()
-                .filter(|(_, v)| !is_stale_nan(*v))
-                .copied()
-                .collect();
+            let points = series.points_in(mint, rt);
             if points.is_empty() {
                 continue;
             }

@@ -12,7 +12,6 @@ use crate::promql::functions::extended::{self, ExtendedWindow, Extension};
 use crate::promql::plan::{RawSeries, selector_key};
 use crate::promql::position::{self, Positions};
 use crate::promql::types::{Sample, Series};
-use crate::storage::model::is_stale_nan;
 use promql_parser::parser::{Expr, VectorSelector};
 use std::collections::HashMap;
 
@@ -172,16 +171,7 @@ pub fn fetch_span(modifier: Extension, start: i64, end: i64, lookback: i64) -> (
 pub fn select_points(list: &[RawSeries], mint: i64, maxt: i64) -> Vec<Series> {
     let mut out = Vec::new();
     for series in list {
-        let lo = series.samples.partition_point(|(t, _)| *t <= mint);
-        let hi = series.samples.partition_point(|(t, _)| *t <= maxt);
-        let points: Vec<(i64, f64)> = series
-            .samples
-            .get(lo..hi)
-            .unwrap_or(&[])
-            .iter()
-            .filter(|(_, v)| !is_stale_nan(*v))
-            .copied()
-            .collect();
+        let points = series.points_in(mint, maxt);
         if !points.is_empty() {
             out.push(Series {
                 metric: series.labels.clone(),

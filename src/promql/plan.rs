@@ -20,6 +20,21 @@ pub struct RawSeries {
     pub start_timestamps: Vec<StartTimestamp>,
 }
 
+impl RawSeries {
+    /// The non-stale points in `(mint, maxt]`: what a range selector sees.
+    pub fn points_in(&self, mint: i64, maxt: i64) -> Vec<(i64, f64)> {
+        let lo = self.samples.partition_point(|(t, _)| *t <= mint);
+        let hi = self.samples.partition_point(|(t, _)| *t <= maxt);
+        self.samples
+            .get(lo..hi)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|(_, v)| !crate::storage::model::is_stale_nan(*v))
+            .copied()
+            .collect()
+    }
+}
+
 /// Fetched series per selector, keyed by the selector's address in the AST.
 pub type Fetched = HashMap<usize, Vec<RawSeries>>;
 
