@@ -378,20 +378,47 @@ fn data_cut_into_s3_blocks_survives_sigkill_with(target: &S3Target) {
     server.restart();
     assert_all_acked_readable(&server, &acked, "S3 blocks, after SIGKILL");
     // Blocks are self-describing in the bucket: a server with an empty data directory on the same
-    // bucket finds them. Only the oldest three minutes of history are checked: they were over
-    // nine block durations old when the first block appeared, so they are in blocks whatever
-    // part of the recent past the server keeps in its head.
-    let status = server.terminate();
-    assert!(status.success(), "SIGTERM: {status}");
-    let reader = Heimsight::start_with_args(&[&config_flag]);
+    // bucket finds them. Only the oldest three minutes of history are checked: they are over
+    // nine block durations old, so they belong in blocks whatever part of the recent past the
+    // server keeps in its head. The kill may have cut the first cut short (it came as soon as
+    // one object was in the bucket); the restarted server finishes it, and the head's minimum
+    // time moving past those samples is the sign that it has.
     let oldest: Acked = acked
         .iter()
         .filter(|(writer, _)| writer.starts_with("history"))
         .map(|(writer, samples)| (writer.clone(), samples[..36.min(samples.len())].to_vec()))
         .collect();
+    let newest_checked = oldest.values().filter_map(|s| s.last()).map(|s| s.0).max().unwrap_or(0);
+    wait_until_head_starts_after(&server, newest_checked);
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM: {status}");
+    let reader = Heimsight::start_with_args(&[&config_flag]);
     assert_all_acked_readable(
         &reader,
         &oldest,
         "S3 blocks, read by a second server with an empty data dir",
     );
+}
+
+/// Polls `/api/v1/status/tsdb` until the head's minimum time is above `t_ms`: everything at or
+/// before it has been cut into blocks.
+fn wait_until_head_starts_after(server: &Heimsight, t_ms: i64) {
+    let client = remote_write::client();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let response = support::api::get(&client, &format!("{}/api/v1/status/tsdb", server.base_url()), &[]);
+        let min_time = response.json["data"]["headStats"]["minTime"]
+            .as_i64()
+            .unwrap_or(i64::MIN);
+        if min_time > t_ms {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the head still starts at {min_time}, not after {t_ms}, 150 s after the restart: {}\nlog:\n{}",
+            response.text,
+            server.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

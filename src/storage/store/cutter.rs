@@ -14,12 +14,20 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+/// Cuts once right away, then every `interval`. The first cut finishes what a crash
+/// interrupted: after a kill mid-cut the replayed head still holds ranges that belong in
+/// blocks, and without it they would wait a whole interval (and a shutdown inside that
+/// interval would leave them out of object storage for one more start).
 pub(super) async fn background_loop(storage: Weak<Storage>, shutdown: Arc<tokio::sync::Notify>, interval: Duration) {
+    let mut first = true;
     loop {
-        tokio::select! {
-            _ = shutdown.notified() => return,
-            _ = tokio::time::sleep(interval) => {}
+        if !first {
+            tokio::select! {
+                _ = shutdown.notified() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
         }
+        first = false;
         let Some(storage) = storage.upgrade() else { return };
         if let Err(err) = storage.cut_head().await {
             tracing::warn!(error = %err, "cutting the head into blocks failed; data stays in head and WAL, will retry");
