@@ -205,6 +205,19 @@ impl<'a> FloatBatch<'a> {
         })
     }
 
+    /// Series `i`'s labels and samples.
+    pub fn get(&self, i: usize) -> Option<(&[LabelBytes<'a>], &[Sample])> {
+        let (label_end, sample_end) = *self.ends.get(i)?;
+        let (label_start, sample_start) = match i.checked_sub(1) {
+            Some(previous) => self.ends.get(previous).copied().unwrap_or_default(),
+            None => (0, 0),
+        };
+        Some((
+            self.labels.get(label_start..label_end)?,
+            self.samples.get(sample_start..sample_end)?,
+        ))
+    }
+
     /// The same content as an owned batch (for sinks that keep what they receive).
     pub fn to_append_batch(&self) -> AppendBatch {
         AppendBatch {

@@ -195,6 +195,13 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A varint of at most 10 bytes whose value fits 64 bits (what prost accepts).
     fn varint(&mut self) -> Option<u64> {
+        // Tags, lengths of labels and small numbers: one byte, nearly every call.
+        if let Some((&byte, rest)) = self.data.split_first()
+            && byte < 0x80
+        {
+            self.data = rest;
+            return Some(u64::from(byte));
+        }
         let mut value = 0u64;
         for i in 0..10 {
             let (&byte, rest) = self.data.split_first()?;

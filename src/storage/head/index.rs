@@ -51,9 +51,22 @@ impl SeriesIndex {
     /// The ref of the series whose key (see [`crate::storage::labels::write_label_key`]) is
     /// `key`, `hash` being its [`hash_label_key`].
     pub fn get_by_key(&self, hash: u64, key: &[u8]) -> Option<u64> {
-        let (series_ref, stored) = self.by_hash.get(&hash)?;
-        if **stored == *key {
-            return Some(*series_ref);
+        self.confirm(self.probe(hash), hash, key)
+    }
+
+    /// The series stored first under `hash` and its key, unconfirmed: the first half of
+    /// [`SeriesIndex::get_by_key`]. Probing a whole batch before comparing any key lets the
+    /// CPU overlap the cache misses of many lookups; [`SeriesIndex::confirm`] is the rest.
+    pub fn probe(&self, hash: u64) -> Option<(u64, &[u8])> {
+        self.by_hash.get(&hash).map(|(r, key)| (*r, &**key))
+    }
+
+    /// The second half of [`SeriesIndex::get_by_key`] given what [`SeriesIndex::probe`]
+    /// found for `hash`.
+    pub fn confirm(&self, probed: Option<(u64, &[u8])>, hash: u64, key: &[u8]) -> Option<u64> {
+        let (series_ref, stored) = probed?;
+        if stored == key {
+            return Some(series_ref);
         }
         self.collisions
             .get(&hash)?

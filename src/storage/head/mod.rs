@@ -1,9 +1,18 @@
 //! In-memory head: series index with label postings and compressed sample chunks.
 //!
 //! One [`TenantHead`] per tenant. Appends are checked the way Prometheus' head appender
-//! checks them (in order, out-of-order window, out of bounds, duplicates) and applied under
-//! the head's write lock; the WAL records for what was accepted are handed to a callback
-//! while that lock is still held, so WAL order equals apply order and replay reproduces it.
+//! checks them (in order, out-of-order window, out of bounds, duplicates).
+//!
+//! Locking: the head's `RwLock` guards the index and the series map; each series has its own
+//! mutex for its samples. Remote write's float path appends to known series under the *read*
+//! lock, so concurrent requests look up and append in parallel; creating series, cutting,
+//! and the general path (histograms, exemplars, metadata, all-or-nothing) take the write lock.
+//!
+//! WAL order: a new series' record is handed to the WAL while the write lock that created it
+//! is still held, so no sample of that series can be logged before it. Two concurrent
+//! requests writing the *same* series may log in the other order than they applied; replay
+//! is lenient (out-of-order samples are placed, nothing is refused as too old) and so lands
+//! on the same samples either way.
 
 pub mod index;
 mod query;
@@ -23,8 +32,8 @@ use crate::storage::wal::{RefSample, WalRecord};
 use index::{SeriesIndex, U64Map};
 use series::{Admission, AppendBounds, MemSeries, Reject};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Exemplars kept per tenant (Prometheus' default `max_exemplars` is 100000 in total).
 pub const MAX_EXEMPLARS_PER_TENANT: usize = 100_000;
@@ -85,14 +94,29 @@ pub struct TenantHead {
     inner: RwLock<HeadInner>,
 }
 
+/// One series behind its own lock (see the module doc).
+type SeriesCell = Mutex<MemSeries>;
+
+/// Locks one series; a panic elsewhere never leaves a series half-written (appends do not
+/// unwind mid-chunk), so a poisoned lock is taken as is.
+fn lock_series(cell: &SeriesCell) -> MutexGuard<'_, MemSeries> {
+    cell.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A series under the head's write lock: no other thread can hold its mutex.
+fn series_mut(cell: &mut SeriesCell) -> &mut MemSeries {
+    cell.get_mut().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Default)]
 struct HeadInner {
     index: SeriesIndex,
-    series: U64Map<MemSeries>,
+    series: U64Map<SeriesCell>,
     exemplars: VecDeque<(u64, Exemplar)>,
     metadata: BTreeMap<String, MetricMetadata>,
-    /// Newest sample time accepted (i64::MIN while empty).
-    max_time: i64,
+    /// Newest sample time accepted (i64::MIN while empty). Atomic so appends under the read
+    /// lock can raise it.
+    max_time: AtomicI64,
     /// Everything below was cut into blocks; in-order appends below it are out of bounds.
     min_valid_time: i64,
 }
@@ -103,7 +127,7 @@ impl TenantHead {
             tenant: tenant.to_string(),
             options,
             inner: RwLock::new(HeadInner {
-                max_time: i64::MIN,
+                max_time: AtomicI64::new(i64::MIN),
                 min_valid_time: i64::MIN,
                 ..HeadInner::default()
             }),
@@ -153,7 +177,7 @@ impl TenantHead {
                     r
                 }
             };
-            let Some(series) = inner.series.get_mut(&series_ref) else {
+            let Some(series) = inner.series.get_mut(&series_ref).map(series_mut) else {
                 continue;
             };
             let floats = FloatTarget {
@@ -216,7 +240,7 @@ impl TenantHead {
 
         let mut exemplars = Vec::new();
         for (series_ref, list) in pending_exemplars {
-            let Some(series) = inner.series.get_mut(&series_ref) else {
+            let Some(series) = inner.series.get_mut(&series_ref).map(series_mut) else {
                 continue;
             };
             for e in list {
@@ -235,7 +259,7 @@ impl TenantHead {
         for m in &batch.metadata {
             inner.metadata.insert(m.metric_family.clone(), m.clone());
         }
-        inner.max_time = inner.max_time.max(admitted.max_t);
+        inner.raise_max_time(admitted.max_t);
         report.created_series = new_series.len() as u64;
 
         let tenant = self.tenant.clone();
@@ -283,10 +307,10 @@ impl TenantHead {
     }
 
     /// [`TenantHead::append`] for float samples with borrowed labels, always in
-    /// [`AppendMode::Partial`] (remote write's mode). Labels are hashed and existing series
-    /// looked up under the read lock, so concurrent requests do that part in parallel; the
-    /// write lock then covers only creating new series, the chunk appends and handing the
-    /// WAL records to `submit` (which fixes WAL order = apply order, as in `append`).
+    /// [`AppendMode::Partial`] (remote write's mode). Known series are looked up and appended
+    /// to under the read lock (each under its own mutex), so concurrent requests do that in
+    /// parallel; only a batch that brings new series takes the write lock, to create them,
+    /// append their samples and hand the WAL records over before anyone else can see them.
     pub fn append_floats<R>(
         &self,
         batch: &FloatBatch<'_>,
@@ -305,12 +329,61 @@ impl TenantHead {
             &keys[start..key_ends[i]]
         };
         let hashes: Vec<u64> = (0..key_ends.len()).map(|i| hash_label_key(key_of(i))).collect();
-        let found: Vec<Option<u64>> = {
+
+        let mut report = AppendReport::default();
+        let mut admitted = Admitted::with_capacity(batch.iter().map(|(_, s)| s.len()).sum());
+        // Batch positions of series the head does not have yet.
+        let mut missing: Vec<usize> = Vec::new();
+        // Batch position of `report.first_rejection`, to keep the first in batch order.
+        let mut first_rejection_at = usize::MAX;
+        {
             let inner = self.read();
-            (0..key_ends.len())
-                .map(|i| inner.index.get_by_key(hashes[i], key_of(i)))
-                .collect()
-        };
+            let bounds = self.bounds(&inner);
+            let floats = FloatTarget {
+                bounds: &bounds,
+                block_duration: self.options.block_duration_ms,
+                stop_at_rejection: false,
+            };
+            // Lookups in passes (table slots, then keys, then series), each pass a run of
+            // independent loads: the misses of many series overlap instead of queueing.
+            let probes: Vec<Option<(u64, &[u8])>> = hashes.iter().map(|&hash| inner.index.probe(hash)).collect();
+            let cells: Vec<Option<(u64, &SeriesCell)>> = probes
+                .into_iter()
+                .enumerate()
+                .map(|(i, probed)| inner.index.confirm(probed, hashes[i], key_of(i)))
+                .collect::<Vec<Option<u64>>>()
+                .into_iter()
+                .map(|r| r.and_then(|r| inner.series.get(&r).map(|cell| (r, cell))))
+                .collect();
+            for (i, ((_, series_samples), found)) in batch.iter().zip(cells).enumerate() {
+                let Some((series_ref, cell)) = found else {
+                    missing.push(i);
+                    continue;
+                };
+                let input = FloatInput {
+                    series_ref,
+                    samples: series_samples,
+                    start_timestamps: &[],
+                };
+                let had_rejection = report.first_rejection.is_some();
+                floats.admit(&mut lock_series(cell), &input, &mut report, &mut admitted);
+                if !had_rejection && report.first_rejection.is_some() {
+                    first_rejection_at = i;
+                }
+            }
+            inner.raise_max_time(admitted.max_t);
+            if missing.is_empty() {
+                let records = if admitted.samples.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![WalRecord::Samples {
+                        tenant: self.tenant.clone(),
+                        samples: admitted.samples,
+                    }]
+                };
+                return (report, submit(records));
+            }
+        }
 
         let mut inner = self.write();
         let bounds = self.bounds(&inner);
@@ -319,23 +392,13 @@ impl TenantHead {
             block_duration: self.options.block_duration_ms,
             stop_at_rejection: false,
         };
-        let mut report = AppendReport::default();
+        let mut created = AppendReport::default();
         let mut new_series = Vec::new();
-        let mut admitted = Admitted::with_capacity(batch.iter().map(|(_, s)| s.len()).sum());
-        for (i, ((labels, series_samples), found)) in batch.iter().zip(found).enumerate() {
-            // A ref found under the read lock may have been dropped since (its data cut into
-            // blocks); refs are never reused, so a ref still present is still this series.
-            if let Some(r) = found
-                && let Some(series) = inner.series.get_mut(&r)
-            {
-                let input = FloatInput {
-                    series_ref: r,
-                    samples: series_samples,
-                    start_timestamps: &[],
-                };
-                floats.admit(series, &input, &mut report, &mut admitted);
+        for i in missing {
+            let Some((labels, series_samples)) = batch.get(i) else {
                 continue;
-            }
+            };
+            // Another request may have created it since the read lock was let go.
             let series_ref = match inner.index.get_by_key(hashes[i], key_of(i)) {
                 Some(r) => r,
                 None => {
@@ -346,7 +409,7 @@ impl TenantHead {
                     r
                 }
             };
-            let Some(series) = inner.series.get_mut(&series_ref) else {
+            let Some(series) = inner.series.get_mut(&series_ref).map(series_mut) else {
                 continue;
             };
             let input = FloatInput {
@@ -354,9 +417,17 @@ impl TenantHead {
                 samples: series_samples,
                 start_timestamps: &[],
             };
-            floats.admit(series, &input, &mut report, &mut admitted);
+            let had_rejection = created.first_rejection.is_some();
+            floats.admit(series, &input, &mut created, &mut admitted);
+            if !had_rejection && created.first_rejection.is_some() && i < first_rejection_at {
+                first_rejection_at = i;
+                report.first_rejection = created.first_rejection.clone();
+            }
         }
-        inner.max_time = inner.max_time.max(admitted.max_t);
+        report.stats.samples += created.stats.samples;
+        report.stats.rejected_out_of_order += created.stats.rejected_out_of_order;
+        report.out_of_order_accepted += created.out_of_order_accepted;
+        inner.raise_max_time(admitted.max_t);
         report.created_series = new_series.len() as u64;
 
         let mut records = Vec::with_capacity(2);
@@ -379,15 +450,16 @@ impl TenantHead {
 
     /// The bounds of one batch, taken once as Prometheus' appender does.
     fn bounds(&self, inner: &HeadInner) -> AppendBounds {
+        let max_time = inner.max_time();
         AppendBounds {
-            min_valid_time: if inner.max_time == i64::MIN {
+            min_valid_time: if max_time == i64::MIN {
                 inner.min_valid_time
             } else {
                 inner
                     .min_valid_time
-                    .max(inner.max_time.saturating_sub(self.options.block_duration_ms / 2))
+                    .max(max_time.saturating_sub(self.options.block_duration_ms / 2))
             },
-            head_max_time: inner.max_time,
+            head_max_time: max_time,
             ooo_window: self.options.out_of_order_window_ms,
             lenient: false,
         }
@@ -399,7 +471,7 @@ impl TenantHead {
         let mut inner = self.write();
         let bounds = AppendBounds {
             min_valid_time: i64::MIN,
-            head_max_time: inner.max_time,
+            head_max_time: inner.max_time(),
             ooo_window: 0,
             lenient: true,
         };
@@ -418,31 +490,31 @@ impl TenantHead {
                 }
             }
             WalRecord::Samples { samples, .. } => {
-                let mut max_t = inner.max_time;
+                let mut max_t = i64::MIN;
                 for s in samples {
                     let Some(series) = refs.get(&s.series_ref).and_then(|r| inner.series.get_mut(r)) else {
                         continue;
                     };
-                    series.append_float(s.t, s.v, &bounds, block_duration);
+                    series_mut(series).append_float(s.t, s.v, &bounds, block_duration);
                     max_t = max_t.max(s.t);
                 }
-                inner.max_time = max_t;
+                inner.raise_max_time(max_t);
             }
             WalRecord::Histograms { histograms, .. } => {
-                let mut max_t = inner.max_time;
+                let mut max_t = i64::MIN;
                 for (wal_ref, h) in histograms {
                     let Some(series) = refs.get(&wal_ref).and_then(|r| inner.series.get_mut(r)) else {
                         continue;
                     };
                     max_t = max_t.max(h.t);
-                    series.append_histogram(h, &bounds);
+                    series_mut(series).append_histogram(h, &bounds);
                 }
-                inner.max_time = max_t;
+                inner.raise_max_time(max_t);
             }
             WalRecord::Exemplars { exemplars, .. } => {
                 for (wal_ref, e) in exemplars {
                     let Some(&head_ref) = refs.get(&wal_ref) else { continue };
-                    let Some(series) = inner.series.get_mut(&head_ref) else {
+                    let Some(series) = inner.series.get_mut(&head_ref).map(series_mut) else {
                         continue;
                     };
                     if series.last_exemplar_t.is_some_and(|last| e.t <= last) {
@@ -457,7 +529,7 @@ impl TenantHead {
                     let Some(series) = refs.get(&wal_ref).and_then(|r| inner.series.get_mut(r)) else {
                         continue;
                     };
-                    series.set_start_timestamp(s.t, s.st);
+                    series_mut(series).set_start_timestamp(s.t, s.st);
                 }
             }
             WalRecord::Metadata { metadata, .. } => {
@@ -478,8 +550,8 @@ impl TenantHead {
     }
 
     pub fn max_time(&self) -> Option<i64> {
-        let inner = self.read();
-        (inner.max_time != i64::MIN).then_some(inner.max_time)
+        let max_time = self.read().max_time();
+        (max_time != i64::MIN).then_some(max_time)
     }
 
     /// Series with float samples or histograms in `[mint, maxt]`: the content of a block.
@@ -497,7 +569,7 @@ impl TenantHead {
             let Some(series_ref) = inner.index.get(&s.labels) else {
                 continue;
             };
-            let Some(series) = inner.series.get_mut(&series_ref) else {
+            let Some(series) = inner.series.get_mut(&series_ref).map(series_mut) else {
                 continue;
             };
             let float_ts: Vec<i64> = s.samples.iter().map(|x| x.t).collect();
@@ -522,7 +594,11 @@ impl TenantHead {
     /// The head's series, metadata and exemplars as WAL records: the base of a checkpoint.
     pub fn checkpoint_records(&self) -> Vec<WalRecord> {
         let inner = self.read();
-        let mut series: Vec<(u64, Labels)> = inner.series.iter().map(|(r, s)| (*r, s.labels.clone())).collect();
+        let mut series: Vec<(u64, Labels)> = inner
+            .series
+            .iter()
+            .map(|(r, cell)| (*r, lock_series(cell).labels.clone()))
+            .collect();
         series.sort_by_key(|(r, _)| *r);
         let mut records = Vec::new();
         if !series.is_empty() {
@@ -559,7 +635,7 @@ impl TenantHead {
         self.read()
             .series
             .values()
-            .map(|s| s.histograms_in(i64::MIN, i64::MAX).len())
+            .map(|cell| lock_series(cell).histograms_in(i64::MIN, i64::MAX).len())
             .sum()
     }
 }
@@ -652,7 +728,7 @@ fn start_timestamp_at(list: &[StartTimestamp], t: i64) -> Option<i64> {
 impl HeadInner {
     fn insert_series(&mut self, series_ref: u64, labels: Labels) {
         self.index.insert(series_ref, &labels);
-        self.series.insert(series_ref, MemSeries::new(labels));
+        self.series.insert(series_ref, Mutex::new(MemSeries::new(labels)));
     }
 
     /// Takes back what a refused all-or-nothing batch applied: the samples it added (their
@@ -674,7 +750,7 @@ impl HeadInner {
         for (series_ref, (mut float_ts, mut histogram_ts)) in applied {
             float_ts.sort_unstable();
             histogram_ts.sort_unstable();
-            if let Some(series) = self.series.get_mut(&series_ref) {
+            if let Some(series) = self.series.get_mut(&series_ref).map(series_mut) {
                 series.remove_written(&float_ts, &histogram_ts, block_duration);
             }
         }
@@ -691,27 +767,34 @@ impl HeadInner {
         self.exemplars.push_back((series_ref, e));
     }
 
-    fn matching_refs(&self, matchers: &[LabelMatcher]) -> Vec<(u64, &MemSeries)> {
-        let check = |r: u64| {
-            self.series
-                .get(&r)
-                .filter(|s| matches_all(matchers, &s.labels))
-                .map(|s| (r, s))
-        };
-        match self.index.candidates(matchers) {
-            Some(refs) => refs.into_iter().filter_map(check).collect(),
-            None => self.series.keys().copied().filter_map(check).collect(),
-        }
+    fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Acquire)
     }
 
-    fn matching(&self, matchers: &[LabelMatcher]) -> Vec<&MemSeries> {
-        self.matching_refs(matchers).into_iter().map(|(_, s)| s).collect()
+    fn raise_max_time(&self, t: i64) {
+        self.max_time.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// Matching series, each locked while `f` looks at it.
+    fn for_each_matching(&self, matchers: &[LabelMatcher], mut f: impl FnMut(u64, &MemSeries)) {
+        let mut check = |r: u64| {
+            if let Some(cell) = self.series.get(&r) {
+                let series = lock_series(cell);
+                if matches_all(matchers, &series.labels) {
+                    f(r, &series);
+                }
+            }
+        };
+        match self.index.candidates(matchers) {
+            Some(refs) => refs.into_iter().for_each(&mut check),
+            None => self.series.keys().copied().for_each(&mut check),
+        }
     }
 
     fn time_range(&self) -> Option<(i64, i64)> {
         self.series
             .values()
-            .filter_map(MemSeries::time_range)
+            .filter_map(|cell| lock_series(cell).time_range())
             .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
     }
 

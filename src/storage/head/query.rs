@@ -11,26 +11,23 @@ impl TenantHead {
     /// Series matching all matchers with data in `[mint, maxt]`, sorted by labels.
     pub fn select(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<Series> {
         let inner = self.read();
-        let mut out: Vec<Series> = inner
-            .matching(matchers)
-            .into_iter()
-            .filter_map(|series| {
-                if !series.overlaps(mint, maxt) {
-                    return None;
-                }
-                let samples = series.samples_in(mint, maxt);
-                let histograms = series.histograms_in(mint, maxt);
-                if samples.is_empty() && histograms.is_empty() {
-                    return None;
-                }
-                Some(Series {
-                    labels: series.labels.clone(),
-                    samples,
-                    histograms,
-                    start_timestamps: series.start_timestamps_in(mint, maxt),
-                })
-            })
-            .collect();
+        let mut out: Vec<Series> = Vec::new();
+        inner.for_each_matching(matchers, |_, series| {
+            if !series.overlaps(mint, maxt) {
+                return;
+            }
+            let samples = series.samples_in(mint, maxt);
+            let histograms = series.histograms_in(mint, maxt);
+            if samples.is_empty() && histograms.is_empty() {
+                return;
+            }
+            out.push(Series {
+                labels: series.labels.clone(),
+                samples,
+                histograms,
+                start_timestamps: series.start_timestamps_in(mint, maxt),
+            });
+        });
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
     }
@@ -38,12 +35,12 @@ impl TenantHead {
     /// Label sets of matching series whose data overlaps `[mint, maxt]`, sorted.
     pub fn series(&self, matchers: &[LabelMatcher], mint: i64, maxt: i64) -> Vec<Labels> {
         let inner = self.read();
-        let mut out: Vec<Labels> = inner
-            .matching(matchers)
-            .into_iter()
-            .filter(|s| s.overlaps(mint, maxt))
-            .map(|s| s.labels.clone())
-            .collect();
+        let mut out: Vec<Labels> = Vec::new();
+        inner.for_each_matching(matchers, |_, series| {
+            if series.overlaps(mint, maxt) {
+                out.push(series.labels.clone());
+            }
+        });
         out.sort();
         out
     }
@@ -93,17 +90,18 @@ impl TenantHead {
         let inner = self.read();
         let mut wanted: HashSet<u64> = HashSet::new();
         for matchers in matcher_sets {
-            for (series_ref, _) in inner.matching_refs(matchers) {
+            inner.for_each_matching(matchers, |series_ref, _| {
                 wanted.insert(series_ref);
-            }
+            });
         }
         let mut grouped: BTreeMap<Labels, Vec<Exemplar>> = BTreeMap::new();
         for (series_ref, e) in &inner.exemplars {
             if e.t < mint || e.t > maxt || !wanted.contains(series_ref) {
                 continue;
             }
-            if let Some(series) = inner.series.get(series_ref) {
-                grouped.entry(series.labels.clone()).or_default().push(e.clone());
+            if let Some(cell) = inner.series.get(series_ref) {
+                let labels = super::lock_series(cell).labels.clone();
+                grouped.entry(labels).or_default().push(e.clone());
             }
         }
         grouped.into_iter().collect()
