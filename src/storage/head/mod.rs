@@ -365,11 +365,14 @@ impl TenantHead {
                     samples: series_samples,
                     start_timestamps: &[],
                 };
-                let had_rejection = report.first_rejection.is_some();
-                floats.admit(&mut lock_series(cell), &input, &mut report, &mut admitted);
-                if !had_rejection && report.first_rejection.is_some() {
-                    first_rejection_at = i;
-                }
+                floats.admit_at(
+                    i,
+                    &mut lock_series(cell),
+                    &input,
+                    &mut report,
+                    &mut admitted,
+                    &mut first_rejection_at,
+                );
             }
             inner.raise_max_time(admitted.max_t);
             if missing.is_empty() {
@@ -392,7 +395,6 @@ impl TenantHead {
             block_duration: self.options.block_duration_ms,
             stop_at_rejection: false,
         };
-        let mut created = AppendReport::default();
         let mut new_series = Vec::new();
         for i in missing {
             let Some((labels, series_samples)) = batch.get(i) else {
@@ -417,16 +419,8 @@ impl TenantHead {
                 samples: series_samples,
                 start_timestamps: &[],
             };
-            let had_rejection = created.first_rejection.is_some();
-            floats.admit(series, &input, &mut created, &mut admitted);
-            if !had_rejection && created.first_rejection.is_some() && i < first_rejection_at {
-                first_rejection_at = i;
-                report.first_rejection = created.first_rejection.clone();
-            }
+            floats.admit_at(i, series, &input, &mut report, &mut admitted, &mut first_rejection_at);
         }
-        report.stats.samples += created.stats.samples;
-        report.stats.rejected_out_of_order += created.stats.rejected_out_of_order;
-        report.out_of_order_accepted += created.out_of_order_accepted;
         inner.raise_max_time(admitted.max_t);
         report.created_series = new_series.len() as u64;
 
@@ -713,6 +707,31 @@ impl FloatTarget<'_> {
             }
         }
         true
+    }
+
+    /// [`FloatTarget::admit`] for series `i` of a batch whose series are not admitted in
+    /// batch order (known ones first, new ones after): keeps as `report.first_rejection` the
+    /// refusal of the lowest batch position, `first_at` being that position so far.
+    fn admit_at(
+        &self,
+        i: usize,
+        series: &mut MemSeries,
+        input: &FloatInput<'_>,
+        report: &mut AppendReport,
+        out: &mut Admitted,
+        first_at: &mut usize,
+    ) {
+        let earlier = report.first_rejection.take();
+        self.admit(series, input, report, out);
+        let this = report.first_rejection.take();
+        report.first_rejection = match (earlier, this) {
+            // `first_at` is usize::MAX while there is no refusal yet.
+            (_, Some(this)) if i < *first_at => {
+                *first_at = i;
+                Some(this)
+            }
+            (earlier, _) => earlier,
+        };
     }
 }
 
